@@ -1,0 +1,209 @@
+"""The runner: windows, idle vs dynamic energy, resume, interruption, and the CLI's refusals."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from suite import catalog
+from suite.environment import fingerprint
+from suite.errors import InputError
+from suite.runner import MeterSet, RunContext, load_record, record_path, run_workload
+from suite.schemas import DetectedHardware, HardwareCheck, MissingBoundary, RunRecord, make_run_id
+from tests.doubles.scripted_meter import ScriptedMeter
+from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
+
+IDLE_W, BUSY_W = 50.0, 200.0
+
+
+class FakeWorkload:
+    """Each step sleeps; between the first step and the next sync it is 'busy'."""
+
+    def __init__(self, step_s: float = 0.01, fail_on_step: int | None = None):
+        self.busy = False
+        self.steps = 0
+        self.step_s = step_s
+        self.fail_on_step = fail_on_step
+        self.closed = False
+        self.meter: WorkloadPowerMeter | None = None
+
+    def _set_busy(self, busy: bool):
+        if self.meter is not None:
+            self.meter.read_energy_j()  # close the interval at the old state
+        self.busy = busy
+
+    def step(self):
+        self.steps += 1
+        if self.fail_on_step is not None and self.steps == self.fail_on_step:
+            raise KeyboardInterrupt
+        if not self.busy:
+            self._set_busy(True)
+        time.sleep(self.step_s)
+
+    def sync(self):
+        self._set_busy(False)
+
+    def close(self):
+        self.closed = True
+
+
+class WorkloadPowerMeter(ScriptedMeter):
+    """Exact energy of a fake that draws BUSY_W while busy and IDLE_W otherwise."""
+
+    def __init__(self, workload: FakeWorkload, **kw):
+        super().__init__(power_w=IDLE_W, **kw)
+        self.workload = workload
+        workload.meter = self
+        self._energy = 0.0
+        self._last = time.monotonic()
+
+    def read_energy_j(self) -> float:
+        now = time.monotonic()
+        self._energy += (BUSY_W if self.workload.busy else IDLE_W) * (now - self._last)
+        self._last = now
+        return self._energy
+
+
+@pytest.fixture
+def spec():
+    from suite.schemas import WorkloadSpec
+
+    return WorkloadSpec.model_validate({**VALID_WORKLOAD, "measured_iterations": 20, "repeats": 2})
+
+
+def make_ctx(tmp_path: Path, meters: MeterSet, idle_s: float = 0.3) -> RunContext:
+    from suite.schemas import HardwareProfile
+
+    profile = HardwareProfile.model_validate(VALID_PROFILE)
+    return RunContext(
+        profile=profile,
+        site="test-site",
+        out_dir=tmp_path,
+        meters=meters,
+        hardware=DetectedHardware(cpu_model="test cpu"),
+        hardware_check=HardwareCheck(profile_id=profile.id, warnings=["cpu model differs (test)"]),
+        environment=fingerprint(),
+        device="cpu",
+        idle_s=idle_s,
+    )
+
+
+def test_windows_are_metered_with_idle_and_dynamic_energy(tmp_path, spec):
+    workload = FakeWorkload()
+    meter = WorkloadPowerMeter(workload)
+    missing = [MissingBoundary(boundary="node", reason="no wall meter declared")]
+    ctx = make_ctx(tmp_path, MeterSet(primary=[meter], missing=missing))
+    records = run_workload(spec, ctx, build=lambda s, d: workload)
+
+    assert [r.repeat for r in records] == [1, 2]
+    assert workload.steps == spec.warmup_iterations + 2 * spec.measured_iterations
+    assert workload.closed
+    for record in records:
+        on_disk = load_record(record_path(tmp_path, "test-site", record.run_id))
+        assert on_disk == record
+        gpu = record.energy[0]
+        assert record.duration_s >= spec.measured_iterations * 0.01
+        assert gpu.energy_j == pytest.approx(BUSY_W * record.duration_s, rel=0.05)
+        assert gpu.mean_power_w == pytest.approx(BUSY_W, rel=0.05)
+        assert gpu.idle_power_w == pytest.approx(IDLE_W, rel=0.02)
+        assert gpu.static_energy_j == pytest.approx(IDLE_W * record.duration_s, rel=0.02)
+        assert gpu.dynamic_energy_j == pytest.approx((BUSY_W - IDLE_W) * record.duration_s, rel=0.08)
+        assert record.missing_boundaries == missing
+        assert "cpu model differs (test)" in record.warnings
+        assert record.trace is not None and len(record.trace.t_s) >= 2
+        assert all(b - a >= 0.09 for a, b in zip(record.trace.t_s, record.trace.t_s[1:-1]))
+        assert record.items == spec.batch_size * spec.measured_iterations
+        assert record.truth_j("gpu") == gpu.energy_j and record.truth_j("node") is None
+
+
+def test_rerun_skips_recorded_windows_and_redoes_only_missing_ones(tmp_path, spec):
+    builds = []
+
+    def build(s, d):
+        builds.append(s.id)
+        return FakeWorkload(step_s=0.001)
+
+    ctx = make_ctx(tmp_path, MeterSet(primary=[ScriptedMeter()]), idle_s=0.01)
+    assert len(run_workload(spec, ctx, build=build)) == 2
+    assert run_workload(spec, ctx, build=build) == []
+    assert builds == [spec.id]  # nothing pending: not even built
+
+    record_path(tmp_path, "test-site", make_run_id("test-site", spec, 2)).unlink()
+    redone = run_workload(spec, ctx, build=build)
+    assert [r.repeat for r in redone] == [2]
+
+
+def test_interrupted_run_leaves_no_broken_file_and_resumes(tmp_path, spec):
+    ctx = make_ctx(tmp_path, MeterSet(primary=[ScriptedMeter()]), idle_s=0.01)
+    fail_at = spec.warmup_iterations + spec.measured_iterations + 5  # inside window 2
+    failing = FakeWorkload(step_s=0.001, fail_on_step=fail_at)
+    with pytest.raises(KeyboardInterrupt):
+        run_workload(spec, ctx, build=lambda s, d: failing)
+    assert failing.closed
+    files = sorted(p.name for p in (tmp_path / "test-site").iterdir())
+    assert files == [f"{make_run_id('test-site', spec, 1)}.json"]
+    resumed = run_workload(spec, ctx, build=lambda s, d: FakeWorkload(step_s=0.001))
+    assert [r.repeat for r in resumed] == [2]
+
+
+def test_damaged_record_is_an_error_not_silently_redone(tmp_path, spec):
+    ctx = make_ctx(tmp_path, MeterSet(primary=[ScriptedMeter()]), idle_s=0.01)
+    path = record_path(tmp_path, "test-site", make_run_id("test-site", spec, 1))
+    path.parent.mkdir(parents=True)
+    path.write_text('{"run_id": "half')
+    with pytest.raises(InputError, match=str(path)):
+        run_workload(spec, ctx, build=lambda s, d: FakeWorkload())
+
+
+def test_short_window_is_flagged(tmp_path, spec):
+    coarse = ScriptedMeter(update_period_s=0.1)  # 20 x 1 ms steps = far fewer than 50 updates
+    ctx = make_ctx(tmp_path, MeterSet(primary=[coarse]), idle_s=0.01)
+    record = run_workload(spec, ctx, repeats=1, build=lambda s, d: FakeWorkload(step_s=0.001))[0]
+    assert any("fewer than 50" in w for w in record.warnings)
+
+
+def test_unmetered_window_says_so(tmp_path, spec):
+    missing = [MissingBoundary(boundary=b, reason="no meter found") for b in ("gpu", "cpu", "dram", "node")]
+    ctx = make_ctx(tmp_path, MeterSet(primary=[], missing=missing), idle_s=0.01)
+    record = run_workload(spec, ctx, repeats=1, build=lambda s, d: FakeWorkload(step_s=0.001))[0]
+    assert record.energy == [] and len(record.missing_boundaries) == 4
+    assert all(record.truth_j(b) is None for b in ("gpu", "cpu", "dram", "node"))
+    RunRecord.model_validate_json(record.model_dump_json())
+
+
+def test_run_without_any_meter_stops_and_lists_what_it_looked_for(tmp_path, capsys, monkeypatch):
+    import suite.meters as meters
+    from suite.cli import main
+    from tests.doubles.fake_nvml import FakeNvml
+
+    real = meters.discover_meters
+    # As on a machine with no NVIDIA driver and no powercap tree, whatever runs the test.
+    no_driver = FakeNvml(init_error=FakeNvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+    monkeypatch.setattr(meters, "discover_meters", lambda: real(powercap_root=tmp_path / "none", nvml=no_driver))
+    code = main(["run", "--track", "smoke", "--profile", "x86-cpu-server", "--site", "ci", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "no energy meter found" in err
+    assert "NVML" in err and "RAPL" in err
+    assert not (tmp_path / "ci").exists()
+
+
+def test_smoke_track_end_to_end_with_real_models(tmp_path):
+    """The real model builders on the CPU, metered by a scripted meter (no hardware here)."""
+    smoke = catalog.load_workloads("smoke")
+    assert 2 <= len(smoke) <= 3
+    meter = ScriptedMeter(boundary="cpu", power_w=65.0)
+    ctx = make_ctx(tmp_path, MeterSet(primary=[meter]), idle_s=0.05)
+    for spec in smoke:
+        records = run_workload(spec, ctx, repeats=2)
+        assert [r.repeat for r in records] == [1, 2]
+        for record in records:
+            assert record.workload == spec and record.spec_hash == spec.spec_hash
+            assert record.iterations == spec.measured_iterations
+            assert record.energy[0].energy_j == pytest.approx(65.0 * record.duration_s, rel=0.05)
+            assert record.environment.torch is not None
+            if spec.task == "generate":
+                assert record.tokens == spec.batch_size * spec.new_tokens * spec.measured_iterations
+    assert len(list((tmp_path / "test-site").glob("*.json"))) == 2 * len(smoke)
