@@ -129,26 +129,34 @@ def _open_live(ids: Sequence[str], workdir: Path) -> list[Any]:
     return [open_live(eid, workdir) for eid in ids]
 
 
-def measure_window(workload: Any, spec: WorkloadSpec, repeat: int, ctx: RunContext, idle_w: dict[str, float]) -> RunRecord:
+def measure_window(
+    workload: Any, spec: WorkloadSpec, repeat: int, ctx: RunContext, idle_w: dict[str, float], live: Sequence[Any] = ()
+) -> RunRecord:
     """One measured window: synchronise, read meters, iterate, synchronise, read."""
-    meters = ctx.meters
     trace = Trace(
-        meters.primary,
+        ctx.meters.primary,
         period_s=ctx.trace_period_s,
-        gpu_utilization=meters.gpu_utilization,
+        gpu_utilization=ctx.meters.gpu_utilization,
         cpu_utilization=CpuUtilization(),
     )
-    live = _open_live(ctx.live_estimators, ctx.out_dir / ".live" / ctx.site)
+    try:
+        return _measure(workload, spec, repeat, ctx, idle_w, trace, live)
+    finally:
+        trace.stop()  # idempotent; ends the sampling thread if the window failed
+
+
+def _measure(workload, spec, repeat, ctx, idle_w, trace, live) -> RunRecord:
+    meters = ctx.meters
     trace.start()
     for estimator in live:
         estimator.start()
     workload.sync()
     started_at = datetime.now(timezone.utc)
-    e0, d0, t0 = _read_all(meters.all()), _read_devices(meters.all()), time.perf_counter()
+    e0, d0, t0 = _read_all(meters.all()), _read_devices(meters.all()), time.monotonic()
     for _ in range(spec.measured_iterations):
         workload.step()
     workload.sync()
-    e1, d1, t1 = _read_all(meters.all()), _read_devices(meters.all()), time.perf_counter()
+    e1, d1, t1 = _read_all(meters.all()), _read_devices(meters.all()), time.monotonic()
     ended_at = datetime.now(timezone.utc)
     live_estimates: list[LiveEstimate] = []
     for estimator in live:
@@ -169,7 +177,17 @@ def measure_window(workload: Any, spec: WorkloadSpec, repeat: int, ctx: RunConte
                 f"{meter.id}: the window ({duration:.2f} s) spans only {updates:.0f} meter updates "
                 f"(fewer than {MIN_UPDATES_PER_WINDOW}); its energy is coarse"
             )
-    energy = [measured(m) for m in meters.primary]
+    # An external meter that missed samples inside the window gives no truth for it.
+    missing = list(meters.missing)
+    primary = []
+    for meter in meters.primary:
+        quality = meter.window_quality(t0, t1) if hasattr(meter, "window_quality") else None
+        if quality is not None and not quality.valid:
+            warnings.append(quality.as_warning())
+            missing.append(MissingBoundary(boundary=meter.boundary, reason=quality.as_warning()))
+        else:
+            primary.append(meter)
+    energy = [measured(m) for m in primary]
     for entry in energy:
         if entry.dynamic_energy_j is not None and entry.dynamic_energy_j < 0:
             warnings.append(f"{entry.meter_id}: window energy is below idle energy; idle was noisy or the load was light")
@@ -197,7 +215,7 @@ def measure_window(workload: Any, spec: WorkloadSpec, repeat: int, ctx: RunConte
         idle_window_s=ctx.idle_s,
         energy=energy,
         cross_checks=[measured(m) for m in meters.cross_checks],
-        missing_boundaries=meters.missing,
+        missing_boundaries=missing,
         trace=power_trace,
         live_estimates=live_estimates,
         warnings=warnings,
@@ -231,19 +249,24 @@ def run_workload(
         from .models import build_workload as build
     workload = build(spec, ctx.device)
     written = []
+    live: list[Any] = []
     try:
+        # Opened once per workload: set-up (CodeCarbon's hardware detection) stays out of the windows.
+        live = _open_live(ctx.live_estimators, ctx.out_dir / ".live" / ctx.site)
         for _ in range(spec.warmup_iterations):
             workload.step()
         workload.sync()
         idle_w = measure_idle(ctx.meters.all(), ctx.idle_s)
         for repeat in todo:
-            record = measure_window(workload, spec, repeat, ctx, idle_w)
+            record = measure_window(workload, spec, repeat, ctx, idle_w, live)
             path = record_path(ctx.out_dir, ctx.site, record.run_id)
             write_text_atomic(path, record.model_dump_json(indent=1))
             written.append(record)
             if on_window:
                 on_window(record)
     finally:
+        for estimator in live:
+            estimator.close()  # a failed window must not leave tracker threads behind
         workload.close()
     return written
 
@@ -251,10 +274,10 @@ def run_workload(
 # --------------------------------------------------------------------------- command line
 
 
-def open_meters(allow_unmetered: bool = False) -> MeterSet:
+def open_meters(allow_unmetered: bool = False, meters_config: Path | None = None) -> MeterSet:
     from .meters import discover_meters, missing_boundaries
 
-    discovery = discover_meters()
+    discovery = discover_meters(meters_config=meters_config)
     if not discovery.meters and not allow_unmetered:
         looked = "\n".join(f"  - {line}" for line in discovery.looked_for)
         raise NoMeterError(
@@ -296,7 +319,7 @@ def _run_command(args) -> int:
     require_match(check)
     for warning in check.warnings:
         console.print(f"[yellow]hardware differs from {profile.id}[/]: {warning}")
-    meters = open_meters(args.allow_unmetered)
+    meters = open_meters(args.allow_unmetered, Path(args.meters) if args.meters else None)
     for missing in meters.missing:
         console.print(f"[yellow]no meter covers {missing.boundary}[/]: {missing.reason}")
     device = args.device or ("cuda" if profile.kind == "gpu" else "cpu")
@@ -355,6 +378,8 @@ def _argv_without_container(args) -> list[str]:
         argv += ["--live-estimator", estimator]
     if args.allow_unmetered:
         argv.append("--allow-unmetered")
+    if args.meters:
+        argv += ["--meters", args.meters]
     return argv
 
 
@@ -391,6 +416,7 @@ def register(subparsers) -> None:
     run.add_argument("--out", default="results", help="results folder (records go to OUT/SITE/)")
     run.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_S, help="idle measurement before the windows")
     run.add_argument("--device", default=None, help="torch device (default: cuda for gpu profiles, else cpu)")
+    run.add_argument("--meters", default=None, metavar="CONFIG", help="external meters (BMC, wall plug) declared in YAML")
     run.add_argument("--live-estimator", action="append", metavar="ID", help="run a live estimator alongside (repeatable)")
     run.add_argument("--container", default=None, metavar="IMAGE", help="run inside this image (see README)")
     run.add_argument("--certified", action="store_true", help="a certified run: refuses images referenced by tag only")

@@ -100,11 +100,12 @@ class Trace:
             self.sample()
 
     def stop(self) -> PowerTrace:
+        """End sampling with one last sample; calling it again changes nothing."""
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
             self._thread = None
-        self.sample()
+            self.sample()
         return self.result()
 
     def result(self) -> PowerTrace:

@@ -49,7 +49,7 @@ def test_a_machine_without_nvml_or_rapl_has_no_meters_and_says_what_it_looked_fo
     looked = "\n".join(found.looked_for)
     assert "NVML Shared Library Not Found" in looked
     assert f"RAPL: {tmp_path / 'no-powercap'} absent" in looked
-    assert "node: no meter for this boundary" in looked
+    assert "node: no external meter declared" in looked
     missing = {m.boundary: m.reason for m in missing_boundaries(found)}
     assert set(missing) == {"gpu", "cpu", "dram", "node"}
     assert "NVML" in missing["gpu"] and "RAPL" in missing["cpu"] and "RAPL" in missing["dram"]

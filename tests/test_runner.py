@@ -181,7 +181,7 @@ def test_run_without_any_meter_stops_and_lists_what_it_looked_for(tmp_path, caps
     real = meters.discover_meters
     # As on a machine with no NVIDIA driver and no powercap tree, whatever runs the test.
     no_driver = FakeNvml(init_error=FakeNvml.NVML_ERROR_LIBRARY_NOT_FOUND)
-    monkeypatch.setattr(meters, "discover_meters", lambda: real(powercap_root=tmp_path / "none", nvml=no_driver))
+    monkeypatch.setattr(meters, "discover_meters", lambda **kw: real(powercap_root=tmp_path / "none", nvml=no_driver, **kw))
     code = main(["run", "--track", "smoke", "--profile", "x86-cpu-server", "--site", "ci", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 3
@@ -207,3 +207,66 @@ def test_smoke_track_end_to_end_with_real_models(tmp_path):
             if spec.task == "generate":
                 assert record.tokens == spec.batch_size * spec.new_tokens * spec.measured_iterations
     assert len(list((tmp_path / "test-site").glob("*.json"))) == 2 * len(smoke)
+
+
+def test_external_meter_with_a_gap_gives_no_truth_for_that_window(tmp_path, spec):
+    from types import SimpleNamespace
+
+    class GappyNodeMeter(ScriptedMeter):
+        def window_quality(self, start_s, end_s):
+            assert end_s > start_s
+            return SimpleNamespace(valid=False, as_warning=lambda: f"{self.id}: window invalid: a 4.0 s gap")
+
+    gpu, node = ScriptedMeter(boundary="gpu"), GappyNodeMeter(boundary="node", method="integrated")
+    ctx = make_ctx(tmp_path, MeterSet(primary=[gpu, node]), idle_s=0.01)
+    record = run_workload(spec, ctx, repeats=1, build=lambda s, d: FakeWorkload(step_s=0.001))[0]
+    assert record.truth_j("gpu") is not None and record.truth_j("node") is None
+    assert [m.boundary for m in record.missing_boundaries] == ["node"]
+    assert "4.0 s gap" in record.missing_boundaries[0].reason
+    assert any("window invalid" in w for w in record.warnings)
+
+
+class ScriptedLiveEstimator:
+    """Says 42 J for the GPU each window; counts its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def start(self):
+        self.calls.append("start")
+
+    def stop(self):
+        from suite.schemas import LiveEstimate
+
+        self.calls.append("stop")
+        return [LiveEstimate(estimator_id="scripted", estimator_version="1", boundary="gpu", energy_j=42.0)]
+
+    def close(self):
+        self.calls.append("close")
+
+
+def test_live_estimators_wrap_each_window_and_are_closed_once(tmp_path, spec, monkeypatch):
+    import suite.estimators
+
+    opened = []
+
+    def fake_open_live(estimator_id, workdir):
+        opened.append(estimator_id)
+        opened_estimator = ScriptedLiveEstimator()
+        estimators.append(opened_estimator)
+        return opened_estimator
+
+    estimators: list[ScriptedLiveEstimator] = []
+    monkeypatch.setattr(suite.estimators, "open_live", fake_open_live)
+    ctx = make_ctx(tmp_path, MeterSet(primary=[ScriptedMeter()]), idle_s=0.01)
+    ctx.live_estimators = ["scripted"]
+    records = run_workload(spec, ctx, build=lambda s, d: FakeWorkload(step_s=0.001))
+    assert opened == ["scripted"]  # once per workload, not per window
+    assert estimators[0].calls == ["start", "stop", "start", "stop", "close"]
+    assert all(r.live_estimates[0].energy_j == 42.0 for r in records)
+
+    # A window that fails still closes the estimator.
+    ctx.out_dir = tmp_path / "again"
+    with pytest.raises(KeyboardInterrupt):
+        run_workload(spec, ctx, build=lambda s, d: FakeWorkload(step_s=0.001, fail_on_step=spec.warmup_iterations + 3))
+    assert estimators[1].calls == ["start", "close"]

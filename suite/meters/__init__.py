@@ -34,6 +34,7 @@ class Probe:
 PROBES: tuple[Probe, ...] = (
     Probe("NVML", "suite.meters.nvml:probe", ("gpu",)),
     Probe("RAPL", "suite.meters.rapl:probe", ("cpu", "dram")),
+    Probe("external", "suite.meters.config:probe", ("node",)),
 )
 
 
@@ -42,6 +43,7 @@ class DiscoveryOptions:
     powercap_root: Path = POWERCAP_ROOT
     nvml: ModuleType | None = None  # a stand-in for pynvml (tests); None loads the real one
     environ: Mapping[str, str] | None = None  # None reads os.environ (CUDA_VISIBLE_DEVICES)
+    meters_config: Path | None = None  # a site's declared external meters (--meters CONFIG)
 
 
 @dataclass
@@ -91,9 +93,10 @@ def discover_meters(
     nvml: ModuleType | None = None,
     environ: Mapping[str, str] | None = None,
     probes: Sequence[Probe] = PROBES,
+    meters_config: Path | None = None,
 ) -> MeterDiscovery:
     """Every meter this machine offers, one primary per boundary, with what was looked for."""
-    options = DiscoveryOptions(powercap_root=Path(powercap_root), nvml=nvml, environ=environ)
+    options = DiscoveryOptions(powercap_root=Path(powercap_root), nvml=nvml, environ=environ, meters_config=meters_config)
     found = MeterDiscovery()
     for probe in probes:
         try:

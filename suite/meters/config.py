@@ -115,7 +115,14 @@ def probe(options):
     """
     from . import MeterDiscovery
 
+    from ..errors import JoulebenchError
+    from .base import MeterError
+
     path = getattr(options, "meters_config", None)
     if path is None:
-        return MeterDiscovery(looked_for=["external meters: none declared (--meters CONFIG)"])
-    return open_configured_meters(Path(path), getattr(options, "environ", None))
+        return MeterDiscovery.nothing("node", "node: no external meter declared (a BMC or wall meter: --meters CONFIG)")
+    try:
+        return open_configured_meters(Path(path), getattr(options, "environ", None))
+    except MeterError as e:
+        # Discovery forgives a failing probe; a meter the site declared must not fail quietly.
+        raise JoulebenchError(f"{path}: a declared meter cannot be opened: {e}") from e
