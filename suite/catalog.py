@@ -97,6 +97,18 @@ def validate(model: type[M], data: Any, source: str) -> M:
         raise InputError(format_validation_error(source, exc)) from None
 
 
+def load_json_file(model: type[M], path: Path, what: str) -> M:
+    """A JSON file of `model`; unreadable or invalid -> InputError naming the file and fields."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        raise InputError(format_validation_error(str(path), exc)) from None
+
+
 def load_file(model: type[M], path: Path) -> M:
     return validate(model, read_yaml(path), str(path))
 

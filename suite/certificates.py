@@ -23,7 +23,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
 
 from .atomic import write_bytes_atomic, write_text_atomic
 from .errors import InputError, JoulebenchError
@@ -52,14 +51,9 @@ def write_certificate(path: Path, certificate: Certificate) -> None:
 
 
 def load_certificate(path: Path) -> Certificate:
-    from .catalog import format_validation_error
+    from .catalog import load_json_file
 
-    try:
-        return Certificate.model_validate_json(Path(path).read_bytes())
-    except OSError as e:
-        raise InputError(f"{path}: cannot read certificate: {e.strerror}") from None
-    except ValidationError as e:
-        raise InputError(format_validation_error(str(path), e)) from None
+    return load_json_file(Certificate, path, "certificate")
 
 
 # --------------------------------------------------------------------------- keys

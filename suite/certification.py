@@ -761,7 +761,7 @@ def _certify_command(args) -> int:
     from . import catalog
     from .certificates import certificate_path, load_private_key, sign_certificate, write_certificate
     from .environment import fingerprint
-    from .errors import InputError
+    from .errors import NoMeterError
     from .hardware import check_against_profile, detect_hardware
     from .loads import default_load
     from .meters import discover_meters, missing_boundaries
@@ -784,15 +784,11 @@ def _certify_command(args) -> int:
     hardware = detect_hardware()
     hardware_check = check_against_profile(hardware, profile)
 
-    discovery = discover_meters()
-    if args.meters:
-        from .meters.config import open_configured_meters
-
-        discovery.merge(open_configured_meters(Path(args.meters)))
+    discovery = discover_meters(meters_config=Path(args.meters) if args.meters else None)
     if not discovery.meters:
         discovery.close()
         looked = "\n".join(f"  - {line}" for line in discovery.looked_for)
-        raise InputError(f"no energy meter found; nothing to certify.\nLooked for:\n{looked}")
+        raise NoMeterError(f"no energy meter found; nothing to certify.\nLooked for:\n{looked}")
     meter_set = MeterSet(
         primary=list(discovery.meters),
         cross_checks=list(discovery.cross_checks),

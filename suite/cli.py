@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "suite.certificates",
     "suite.commands_scoring",
     "suite.sandbox",
+    "suite.leaderboard",
 ]
 
 

@@ -65,7 +65,7 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str], title: str) -> N
         table.add_column(col)
     for row in rows:
         table.add_row(*(_human(row[c]) for c in columns))
-    Console().print(table)
+    Console(markup=False).print(table)
 
 
 def _human(value) -> str:

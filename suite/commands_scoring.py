@@ -40,7 +40,7 @@ def _estimators_list(args) -> int:
         note = row["reason"] or ("" if row["source"] == "builtin" else row["source"])
         table.add_row(row["id"], row["version"], row["kind"], ", ".join(row["boundaries"]),
                       "yes" if row["available"] else "no", note)
-    Console().print(table)
+    Console(markup=False).print(table)
     return 0
 
 
@@ -77,7 +77,7 @@ def render_table(summary: ScoreSummary, slice_filter: str | None = None) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=io.StringIO(), width=200, record=True)
+    console = Console(file=io.StringIO(), width=200, record=True, markup=False)
     runs = summary.runs
     console.print(
         f"{runs.n_runs} runs, {runs.n_workloads} workloads, sites: {', '.join(runs.sites)}; "

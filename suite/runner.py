@@ -18,7 +18,7 @@ from typing import Any
 
 from . import SUITE_VERSION
 from .atomic import write_text_atomic
-from .errors import InputError, NoMeterError
+from .errors import NoMeterError
 from .meters.base import Meter
 from .schemas import (
     BoundaryEnergy,
@@ -74,16 +74,9 @@ def record_path(out_dir: Path, site: str, run_id: str) -> Path:
 
 
 def load_record(path: Path) -> RunRecord:
-    from pydantic import ValidationError
+    from .catalog import load_json_file
 
-    from .catalog import format_validation_error
-
-    try:
-        return RunRecord.model_validate_json(Path(path).read_bytes())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read run record: {exc.strerror}") from None
-    except ValidationError as exc:
-        raise InputError(format_validation_error(str(path), exc)) from None
+    return load_json_file(RunRecord, path, "run record")
 
 
 def _read_all(meters: Sequence[Meter]) -> dict[str, float]:
@@ -295,6 +288,7 @@ def open_meters(allow_unmetered: bool = False, meters_config: Path | None = None
 
 def _run_command(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from . import catalog
     from .environment import fingerprint
@@ -318,10 +312,10 @@ def _run_command(args) -> int:
     check = check_against_profile(hardware, profile)
     require_match(check)
     for warning in check.warnings:
-        console.print(f"[yellow]hardware differs from {profile.id}[/]: {warning}")
+        console.print(f"[yellow]hardware differs from {profile.id}[/]: {escape(warning)}")
     meters = open_meters(args.allow_unmetered, Path(args.meters) if args.meters else None)
     for missing in meters.missing:
-        console.print(f"[yellow]no meter covers {missing.boundary}[/]: {missing.reason}")
+        console.print(f"[yellow]no meter covers {missing.boundary}[/]: {escape(missing.reason)}")
     device = args.device or ("cuda" if profile.kind == "gpu" else "cpu")
     ctx = RunContext(
         profile=profile,
@@ -358,7 +352,7 @@ def _run_with_progress(specs: list[WorkloadSpec], ctx: RunContext, repeats: int 
 
             def report(record: RunRecord) -> None:
                 joules = ", ".join(f"{e.boundary} {e.energy_j:.1f} J" for e in record.energy) or "unmetered"
-                progress.console.print(f"{record.run_id}: {record.duration_s:.2f} s, {joules}")
+                progress.console.print(f"{record.run_id}: {record.duration_s:.2f} s, {joules}", markup=False)
                 progress.advance(task)
 
             written = run_workload(spec, ctx, repeats, on_window=report)

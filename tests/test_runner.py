@@ -270,3 +270,21 @@ def test_live_estimators_wrap_each_window_and_are_closed_once(tmp_path, spec, mo
     with pytest.raises(KeyboardInterrupt):
         run_workload(spec, ctx, build=lambda s, d: FakeWorkload(step_s=0.001, fail_on_step=spec.warmup_iterations + 3))
     assert estimators[1].calls == ["start", "close"]
+
+
+def test_atomic_writes_leave_no_temp_file_and_a_readable_file(tmp_path, monkeypatch):
+    import suite.atomic
+    from suite.atomic import write_text_atomic
+
+    target = tmp_path / "sub" / "x.json"
+    write_text_atomic(target, "{}")
+    assert target.read_text() == "{}" and (target.stat().st_mode & 0o777) == 0o644
+
+    def failing_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(suite.atomic.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        write_text_atomic(target, '{"new": 1}')
+    assert target.read_text() == "{}"
+    assert [p.name for p in target.parent.iterdir()] == ["x.json"]

@@ -24,6 +24,7 @@ from suite.schemas import (
     HardwareProfile,
     LiveEstimate,
     PowerTrace,
+    Provenance,
     RunRecord,
     WorkloadSpec,
     make_run_id,
@@ -144,6 +145,7 @@ def make_record(
     run_id: str | None = None,
     flops_per_iteration: float | None = None,
     track: str = "test-v1",
+    provenance: Provenance | None = None,
 ) -> RunRecord:
     """A valid RunRecord; `truth` maps boundary -> joules for the primary meters of this test run."""
     spec = workload or make_workload(
@@ -196,6 +198,7 @@ def make_record(
         energy=energy,
         trace=trace,
         live_estimates=[e if isinstance(e, LiveEstimate) else LiveEstimate.model_validate(e) for e in (live or [])],
+        provenance=provenance,
     )
 
 

@@ -1,0 +1,148 @@
+"""Benchmark: building the leaderboard site at full scale.
+
+    .venv/bin/python benchmarks/leaderboard.py [--runs 10000] [--estimators 50] [--workloads 200] [--resamples 1000]
+
+SYNTHETIC DATA, FOR TIMING ONLY. The runs, their "truth" and the synthetic
+estimators' answers are random numbers made up here (with the test-double
+record factory); they measure nothing, are written only to a temporary
+folder, and must never be shown as results.
+
+Shape: N runs spread over W workloads (both domains, all three tasks), 8 sites
+and 6 hardware profiles, with metered truth at gpu and node on every run and at
+cpu and dram on half of them. The estimators: the 3 registered static ones
+(mlco2, green-algorithms, flops), recomputed from the records as the real
+build does, plus (E - 3) synthetic columns added to the scorer's input.
+
+What is timed, each phase separately and then together:
+- read:      `read_inputs`: listing, reading, validating every record file,
+             site tiers, sha256 of every input file;
+- score:     `score`: the run table, the static estimators on every run, the
+             scorer (every metric, bootstrap CIs, every slice and boundary,
+             rankings and paired comparisons);
+- aggregate: `aggregate`: the view the templates read, per-workload errors,
+             every SVG chart, the CSV/JSON downloads, the BibTeX entry;
+- render:    `write_view`: every page through jinja2, static assets,
+             downloads, written to disk, and the folder swapped into place.
+Not timed: making and writing the synthetic record files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from suite.leaderboard import aggregate, read_inputs, score, write_view  # noqa: E402
+from suite.scoring import EstimatorColumn  # noqa: E402
+from tests.doubles.records import make_profile, make_record, make_workload, write_records  # noqa: E402
+
+TASKS = ("train", "infer", "generate")
+
+
+def synthetic_records(runs: int, workloads: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    specs = []
+    for w in range(workloads):
+        domain = "vision" if w % 2 == 0 else "language"
+        task = "generate" if domain == "language" and w % 3 == 2 else TASKS[w % 2]
+        params = int(10 ** rng.uniform(6.5, 10.5))
+        specs.append(make_workload(f"synthetic-{w:04d}", domain=domain, task=task, params=params, track="synthetic"))
+    profiles = [make_profile(f"synthetic-profile-{p}", accelerator_count=1 + p % 4) for p in range(6)]
+    base = rng.lognormal(mean=10.0, sigma=1.5, size=workloads)
+    records = []
+    for i in range(runs):
+        w = int(rng.integers(0, workloads))
+        site = i % 8
+        gpu = float(base[w] * rng.lognormal(0.0, 0.03))
+        truth = {"gpu": gpu, "node": gpu * float(rng.uniform(1.3, 2.0))}
+        if i % 2 == 0:
+            truth.update(cpu=gpu * float(rng.uniform(0.05, 0.3)), dram=gpu * float(rng.uniform(0.01, 0.05)))
+        records.append(make_record(
+            workload=specs[w], profile=profiles[site % 6], site=f"synthetic-site-{site}",
+            run_id=f"synthetic-site-{site}.run-{i:06d}", repeat=1 + i % 3, truth=truth,
+            duration_s=float(rng.uniform(5, 60)), gpu_util_pct=float(rng.uniform(5, 100)),
+            cpu_util_pct=float(rng.uniform(5, 100)),
+        ))  # fmt: skip
+    return records
+
+
+def synthetic_columns(table, count: int, seed: int = 1) -> list[EstimatorColumn]:
+    rng = np.random.default_rng(seed)
+    columns = []
+    for e in range(count):
+        bias, spread, answered = rng.normal(0, 0.3), rng.uniform(0.02, 0.6), rng.uniform(0.7, 1.0)
+        values = {}
+        for boundary in ("gpu", "cpu", "dram", "node"):
+            truth = table.truth[boundary]
+            estimate = np.where(np.isnan(truth), np.nanmean(truth), truth) * np.exp(bias + rng.normal(0, spread, table.n))
+            estimate[rng.random(table.n) > answered] = np.nan
+            values[boundary] = estimate
+        columns.append(EstimatorColumn(f"synthetic-{e:02d}", "0", "submission", ("gpu", "cpu", "dram", "node"), values))
+    return columns
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--estimators", type=int, default=50, help="in all: the 3 static built-ins + synthetic ones")
+    parser.add_argument("--workloads", type=int, default=200)
+    parser.add_argument("--resamples", type=int, default=1000)
+    args = parser.parse_args()
+    print("SYNTHETIC DATA, FOR TIMING ONLY: none of these numbers is a measurement.")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        records = synthetic_records(args.runs, args.workloads)
+        runs_dir = write_records(Path(tmp) / "results", records)
+        del records
+        print(f"setup (not timed): {args.runs} synthetic record files written in {time.perf_counter() - t0:.1f} s")
+
+        phases, cpu = {}, {}
+        t, c = time.perf_counter(), time.process_time()
+        inputs = read_inputs(runs_dir)
+        phases["read"], cpu["read"] = time.perf_counter() - t, time.process_time() - c
+
+        t = time.perf_counter()
+        from suite.scoring import RunTable
+
+        extra = synthetic_columns(RunTable.from_records(inputs.records), max(args.estimators - 3, 0))
+        made_up = time.perf_counter() - t
+        t, c = time.perf_counter(), time.process_time()
+        scored = score(inputs.records, resamples=args.resamples, extra_columns=extra)
+        phases["score"], cpu["score"] = time.perf_counter() - t, time.process_time() - c
+
+        t, c = time.perf_counter(), time.process_time()
+        view = aggregate(inputs, scored)
+        phases["aggregate"], cpu["aggregate"] = time.perf_counter() - t, time.process_time() - c
+
+        out = Path(tmp) / "site"
+        t, c = time.perf_counter(), time.process_time()
+        write_view(view, out)
+        phases["render"], cpu["render"] = time.perf_counter() - t, time.process_time() - c
+
+        files = [p for p in out.rglob("*") if p.is_file()]
+        total_bytes = sum(p.stat().st_size for p in files)
+        index_bytes = (out / "index.html").stat().st_size
+        n_estimators = len(scored.columns)
+        print(f"{args.runs} runs, {len(view.workloads)} workloads, {len(view.sites)} sites, {n_estimators} estimators, "
+              f"{args.resamples} bootstrap resamples -> {len(scored.summary.scores)} scores")
+        print("  phase        wall   (CPU of this process; the machine may be shared)")
+        for name, seconds in phases.items():
+            print(f"  {name:<10} {seconds:6.2f} s ({cpu[name]:.2f} s)")
+        print(f"  (making the synthetic estimator columns, {made_up:.2f} s, is not counted)")
+        print(f"build from record files (read + score + aggregate + render): {sum(phases.values()):.2f} s")
+        print(f"build from records in memory (score + aggregate + render): "
+              f"{phases['score'] + phases['aggregate'] + phases['render']:.2f} s")
+        print(f"site: {len(files)} files, {total_bytes / 1e6:.1f} MB; index.html {index_bytes / 1e3:.0f} kB "
+              f"({'under' if index_bytes < 1e6 else 'OVER'} 1 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
