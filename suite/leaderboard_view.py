@@ -427,7 +427,7 @@ def aggregate(inputs: Inputs, scored: Scored | None) -> View:
         wl = [workload_refs[k] for k in table.workloads]
         # One WorkloadError per estimator x workload x boundary, shown on both the estimator's and the workload's page.
         errors = {b: m.workload_errors(b, [refs[c.key] for c in m.columns], wl) for b, m in matrices.items()}
-        boundaries = _boundary_views(summary, refs, table, records, site_refs)
+        boundaries = _boundary_views(summary, refs, table, site_refs)
         estimators = _estimator_views(summary, columns, refs, matrices, errors, table, docs)
         workloads = _workload_views(table, by_id, run_rows, workload_refs, errors)
     sites = _site_views(inputs, site_refs, run_rows)
@@ -486,7 +486,7 @@ def _run_row(r: RunRecord, site_refs, workload_refs) -> RunRow:
     )
 
 
-def _boundary_views(summary, refs, table, records, site_refs) -> list[BoundaryView]:
+def _boundary_views(summary, refs, table, site_refs) -> list[BoundaryView]:
     rows_by_boundary: dict[str, list[RankRow]] = defaultdict(list)
     for s in summary.scores:
         if s.slice == "all":
@@ -497,7 +497,8 @@ def _boundary_views(summary, refs, table, records, site_refs) -> list[BoundaryVi
                                    else math.inf, row.estimator.key))
     views = []
     for b in BOUNDARIES:
-        truth_sites = sorted({r.site for r in records if r.truth_j(b) is not None and r.truth_j(b) > 0})
+        metered = ~np.isnan(table.truth[b]) if b in table.truth else np.zeros(table.n, dtype=bool)
+        truth_sites = sorted(set(table.labels["site"][metered].tolist()))
         views.append(BoundaryView(
             name=b, text=BOUNDARY_TEXT[b], n_truth=summary.runs.truth_runs.get(b, 0), rows=rows_by_boundary[b],
             sites=[site_refs[s] for s in truth_sites],
@@ -597,7 +598,7 @@ def _site_views(inputs: Inputs, site_refs, run_rows) -> list[SiteView]:
     for site, ref in site_refs.items():
         recs = sorted(by_site.get(site, []), key=lambda r: (r.workload.track, r.workload.id, r.repeat, r.run_id))
         profiles = {r.profile_hash: r.profile for r in recs}
-        detected = {json.dumps(r.hardware.model_dump(mode="json"), sort_keys=True): r.hardware for r in recs}
+        detected = {r.hardware.model_dump_json(): r.hardware for r in recs}
         checks = sorted({f"{r.hardware_check.profile_id}: error: {e}" for r in recs for e in r.hardware_check.errors}
                         | {f"{r.hardware_check.profile_id}: warning: {w}" for r in recs for w in r.hardware_check.warnings})
         meters: Counter = Counter()

@@ -661,8 +661,9 @@ def summarize(
     scores, comparisons = score_table(table, columns, boundaries, resamples, seed)
     where = {b: i for i, b in enumerate(BOUNDARIES)}
     dims = {d: i for i, d in enumerate(SLICE_DIMENSIONS)}
+    # Within a rank, the ranking's own order (MAPE, then id): a tied row stays under the row it ties with.
     scores.sort(key=lambda s: (where[s.boundary], dims[s.slice], s.slice_value, s.rank is None, s.rank or 0,
-                               s.estimator_id, s.estimator_version))
+                               math.inf if s.mape_pct is None else s.mape_pct, s.estimator_id, s.estimator_version))
     notes = list(problems)
     if table.zero_truth:
         notes.append(f"truth of 0 J (no relative error exists) not scored: {', '.join(table.zero_truth[:20])}")
@@ -680,6 +681,19 @@ def summarize(
         comparisons=comparisons,
         problems=notes,
     )
+
+
+def default_static_selection(infos: Iterable) -> tuple[list[str], list[ScoredEstimator]]:
+    """Every available static estimator, and the unavailable ones listed with their reason."""
+    static_ids: list[str] = []
+    unavailable: list[ScoredEstimator] = []
+    for info in infos:
+        if info.kind == "static" and info.available:
+            static_ids.append(info.id)
+        elif info.kind in ("static", "unknown") and not info.available:
+            unavailable.append(ScoredEstimator(id=info.id, version=info.version or "?", source="static",
+                                               boundaries=list(info.boundaries), available=False, reason=info.reason))
+    return static_ids, unavailable
 
 
 def score_runs(
@@ -744,12 +758,7 @@ def score_runs(
                                 f"--live-estimator {eid}`)")
     else:
         wanted = None
-        for info in registered.values():
-            if info.kind == "static" and info.available:
-                static_ids.append(info.id)
-            elif info.kind in ("static", "unknown") and not info.available:
-                unavailable.append(ScoredEstimator(id=info.id, version=info.version or "?", source="static",
-                                                   boundaries=list(info.boundaries), available=False, reason=info.reason))
+        static_ids, unavailable = default_static_selection(registered.values())
 
     table = RunTable.from_records(records)
     statics = [registry.create_static(eid) for eid in static_ids]

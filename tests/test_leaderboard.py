@@ -231,7 +231,12 @@ def test_two_builds_are_byte_identical(site, tmp_path):
     unchecked_certificate(runs, next(r for r in test_records() if r.site == "lab-a"), "A", ["gpu", "node"])
     (runs / "lab-b" / "_import-teststudy.json").write_text(json.dumps(
         {"importer": "teststudy", "runs_seen": 11, "imported": ["x"] * 9, "skipped_by_reason": {"reading missing": 2}}))
-    assert build(runs, tmp_path / "again") == 0
+    # Another folder, another process, another string-hash seed: still the same bytes.
+    code = ("import sys; from suite.cli import main; sys.exit(main(['leaderboard', 'build', '--runs', sys.argv[1], "
+            "'--out', sys.argv[2], '--resamples', '200']))")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", code, str(runs), str(tmp_path / "again")], check=True, env=env,
+                   capture_output=True)
     first = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path / "again").as_posix(): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
     assert sorted(first) == sorted(second)
