@@ -55,15 +55,16 @@ def _sha256(path: Path) -> str:
 def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
     """Records, tiers, certificates and import reports under `runs_dir`; an empty folder gives no records."""
     from .certificates import CERTIFICATE_NAME, site_tiers, verify_certificate
-    from .scoring import load_records, record_files
+    from .scoring import load_records
     from .tiers import at_least
 
     runs_dir = Path(runs_dir)
     if min_tier is not None and min_tier not in TIERS:
         raise InputError(f"--min-tier: unknown tier {min_tier!r}; tiers are: {', '.join(TIERS)}")
-    records = load_records(runs_dir)  # InputError naming the folder when it is missing
+    digests: dict[str, str] = {}  # relative path -> sha256 of the record files, from the bytes load_records validated
+    records = load_records(runs_dir, digests)  # InputError naming the folder when it is missing
     tiers = site_tiers(runs_dir)
-    read = list(record_files(runs_dir))
+    read: list[Path] = []
     certificates: dict[str, SiteCertificate] = {}
     import_reports: dict[str, list[dict[str, Any]]] = {}
     for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
@@ -78,7 +79,9 @@ def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
         for report in sorted(folder.glob("_import-*.json")):
             read.append(report)
             import_reports.setdefault(folder.name, []).append(_read_import_report(report))
-    manifest = sorted((p.relative_to(runs_dir).as_posix(), _sha256(p)) for p in set(read))
+    for path in set(read):
+        digests[path.relative_to(runs_dir).as_posix()] = _sha256(path)
+    manifest = sorted(digests.items())
     inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier)
     if min_tier is not None:
         kept = []

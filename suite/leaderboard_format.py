@@ -13,6 +13,7 @@ build's time. Every value that is not a number formatted here goes through
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -138,6 +139,13 @@ def markdown_html(text: str) -> Markup:
 # --------------------------------------------------------------------------- the tables that grow with the runs
 
 
+@functools.lru_cache(maxsize=1 << 16, typed=True)
+def _escaped(text) -> str:
+    """str(escape(text)), once per distinct value: the big tables repeat the same hrefs, keys and ids
+    tens of thousands of times, and markupsafe's Python wrapper was the tables' largest cost."""
+    return str(escape(text))
+
+
 def _head(columns: list[tuple[str, bool]]) -> str:
     """<thead> from (label, numeric) pairs; labels are our own text, escaped all the same."""
     numeric_class = ' class="num"'
@@ -164,9 +172,9 @@ def site_runs(runs, root: str) -> Markup:
     for r in runs:
         energies = "".join(_energy_cell(r.energy.get(b)) for b in BOUNDARIES)
         rows.append(
-            f'<tr><td><a href="{escape(root + r.workload.href)}">{escape(r.workload.key)}</a></td>'
-            f'<td class="num">{r.repeat}</td><td class="id">{escape(r.run_id)}</td>'
-            f'<td class="nowrap">{escape(r.started_at)}</td><td class="num">{num(r.duration_s)}</td>'
+            f'<tr><td><a href="{_escaped(root + r.workload.href)}">{_escaped(r.workload.key)}</a></td>'
+            f'<td class="num">{r.repeat}</td><td class="id">{_escaped(r.run_id)}</td>'
+            f'<td class="nowrap">{_escaped(r.started_at)}</td><td class="num">{num(r.duration_s)}</td>'
             f'{energies}<td class="num">{r.warnings}</td></tr>\n'
         )
     return _table(head, rows)
@@ -180,22 +188,31 @@ def workload_runs(runs, boundaries: list[str], root: str) -> Markup:
     for r in runs:
         energies = "".join(_energy_cell(r.energy.get(b)) for b in boundaries)
         rows.append(
-            f'<tr><td><a href="{escape(root + r.site.href)}">{escape(r.site.id)}</a></td><td>{escape(r.profile_id)}</td>'
-            f'<td class="num">{r.repeat}</td><td class="id">{escape(r.run_id)}</td>'
+            f'<tr><td><a href="{_escaped(root + r.site.href)}">{_escaped(r.site.id)}</a></td><td>{_escaped(r.profile_id)}</td>'
+            f'<td class="num">{r.repeat}</td><td class="id">{_escaped(r.run_id)}</td>'
             f'<td class="num">{num(r.duration_s)}</td><td class="num">{r.iterations}</td>{energies}</tr>\n'
         )
     return _table(head, rows)
 
 
 def _error_cells(e) -> str:
-    return (f'<td class="num">{e.n}</td><td class="num" data-sort="{sortkey(e.mape_pct)}">{pct(e.mape_pct)}</td>'
-            f'<td class="num" data-sort="{sortkey(e.bias_pct)}">{signed_pct(e.bias_pct)}</td>')
+    # Every error row is shown twice (estimator page and workload page): the cells are made once.
+    # Not for zeros: 0.0 and -0.0 are the same key but print differently.
+    if e.mape_pct and e.bias_pct:
+        return _error_cells_of(e.n, e.mape_pct, e.bias_pct)
+    return _error_cells_of.__wrapped__(e.n, e.mape_pct, e.bias_pct)
+
+
+@functools.lru_cache(maxsize=1 << 17, typed=True)
+def _error_cells_of(n, mape_pct, bias_pct) -> str:
+    return (f'<td class="num">{n}</td><td class="num" data-sort="{sortkey(mape_pct)}">{pct(mape_pct)}</td>'
+            f'<td class="num" data-sort="{sortkey(bias_pct)}">{signed_pct(bias_pct)}</td>')
 
 
 def errors_by_workload(errors, root: str) -> Markup:
     """An estimator's error on each workload at one boundary."""
     head = _head([("workload", False), ("runs", True), ("MAPE %", True), ("bias %", True)])
-    rows = [f'<tr><td><a href="{escape(root + e.workload.href)}">{escape(e.workload.key)}</a></td>{_error_cells(e)}</tr>\n'
+    rows = [f'<tr><td><a href="{_escaped(root + e.workload.href)}">{_escaped(e.workload.key)}</a></td>{_error_cells(e)}</tr>\n'
             for e in errors]
     return _table(head, rows)
 
@@ -204,8 +221,47 @@ def errors_by_estimator(errors, root: str) -> Markup:
     """Each estimator's error on one workload, per boundary."""
     head = _head([("boundary", False), ("estimator", False), ("runs", True), ("MAPE %", True), ("bias %", True)])
     rows = [
-        f'<tr><td>{escape(e.boundary)}</td><td><a href="{escape(root + e.estimator.href)}">{escape(e.estimator.id)}</a> '
-        f'<span class="muted">{escape(e.estimator.version)}</span></td>{_error_cells(e)}</tr>\n'
+        f'<tr><td>{_escaped(e.boundary)}</td><td><a href="{_escaped(root + e.estimator.href)}">{_escaped(e.estimator.id)}</a> '
+        f'<span class="muted">{_escaped(e.estimator.version)}</span></td>{_error_cells(e)}</tr>\n'
         for e in errors
     ]
     return _table(head, rows)
+
+
+def slice_score_rows(scores) -> Markup:
+    """The rows of an estimator page's "every slice" table at one boundary (the template holds its head)."""
+    rows = []
+    for s in scores:
+        coverage = "–" if s.coverage is None else (
+            f'{pct(s.coverage * 100)}% <span class="muted">({s.n}/{s.n_truth})</span>')
+        rows.append(
+            f'<tr>\n<td>{_escaped(s.slice)}</td><td>{_escaped(s.slice_value)}</td>\n'
+            f'<td data-sort="{sortkey(s.rank)}">{rank(s)}</td>\n'
+            f'<td class="num" data-sort="{sortkey(s.mape_pct)}"><strong>{pct(s.mape_pct)}</strong> '
+            f'<span class="ci">{ci(s.mape_ci_pct)}</span></td>\n'
+            f'<td class="num" data-sort="{sortkey(s.signed_mean_error_pct)}">{signed_pct(s.signed_mean_error_pct)} '
+            f'<span class="ci">{ci(s.signed_mean_error_ci_pct)}</span></td>\n'
+            f'<td class="num" data-sort="{sortkey(s.coverage)}">{coverage}</td>\n'
+            f'<td class="num">{s.n}</td>\n<td class="num">{s.n_workloads}</td>\n\n'
+            f'<td class="num" data-sort="{sortkey(s.median_ape_pct)}">{pct(s.median_ape_pct)}</td>\n'
+            f'<td class="num" data-sort="{sortkey(s.p90_ape_pct)}">{pct(s.p90_ape_pct)}</td>\n'
+            f'<td class="num" data-sort="{sortkey(s.max_ape_pct)}">{pct(s.max_ape_pct)}</td>\n</tr>\n'
+        )
+    return Markup("".join(rows))
+
+
+def _tier_badge(tier: str) -> str:
+    label = "uncertified" if tier == "uncertified" else f"tier {_escaped(tier)}"
+    return f'<span class="tier tier-{_escaped(tier)}">{label}</span>'
+
+
+def energy_group_rows(groups, root: str) -> Markup:
+    """The rows of a workload page's metered-energy table at one boundary (the template holds its head)."""
+    rows = [
+        f'<tr><td><a href="{_escaped(root + g.site.href)}">{_escaped(g.site.id)}</a> {_tier_badge(g.site.tier)}</td>'
+        f'<td>{_escaped(g.profile_id)}</td><td class="num">{g.n}</td>\n'
+        f'<td class="num" data-sort="{sortkey(g.mean_j_per_iteration)}">{energy(g.mean_j_per_iteration)}</td>'
+        f'<td class="num" data-sort="{sortkey(g.cv_pct)}">{pct(g.cv_pct)}</td><td class="num">{pct(g.static_share_pct)}</td></tr>\n'
+        for g in groups
+    ]
+    return Markup("".join(rows))

@@ -329,6 +329,8 @@ def _run_command(args) -> int:
         idle_s=args.idle_seconds,
         live_estimators=args.live_estimator or (),
     )
+    for estimator in _open_live(ctx.live_estimators, ctx.out_dir / ".live" / ctx.site):
+        estimator.close()  # an unavailable live estimator fails now, not after the first model build
     for meter in meters.all():
         meter.start()
     try:

@@ -7,6 +7,7 @@ rather than converted, so a typo never silently changes a number.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -61,7 +62,14 @@ class Strict(BaseModel):
 
 def content_hash(model: BaseModel) -> str:
     """sha256 of a model's canonical JSON (sorted keys, no whitespace)."""
-    payload = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # model_dump_json is cheap; the canonical form is computed once per distinct
+    # content (thousands of records embed the same few specs and profiles).
+    return _canonical_hash(model.model_dump_json())
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_hash(dumped: str) -> str:
+    payload = json.dumps(json.loads(dumped), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -38,6 +38,16 @@ IMAGENET_COLUMNS = (
     "tags.mlflow.project.entryPoint,tags.mlflow.project.backend,tags.mlflow.source.git.repoURL,"
     "tags.mlflow.source.name,tags.mlflow.user,tags.mlflow.source.git.commit"
 ).split(",")
+# Header of results/imagenet_120_2025-09-12_02-10-43.csv: the same columns in another order.
+IMAGENET_COLUMNS_0910 = (
+    "run_id,experiment_id,status,artifact_uri,start_time,end_time,metrics.loss,metrics.sparse_categorical_accuracy,"
+    "metrics.sparse_top_k_categorical_accuracy,metrics.power_draw,metrics.running_time,metrics.running_time_total,"
+    "metrics.power_draw_total,params.n_samples,params.architecture,params.model,params.seconds,params.batchsize,"
+    "params.datadir,params.dataset,params.software,params.parameters,params.batch_size,params.task,"
+    "tags.mlflow.source.git.repoURL,tags.mlflow.source.name,tags.mlflow.source.git.commit,tags.mlflow.runName,"
+    "tags.mlflow.project.backend,tags.mlflow.project.entryPoint,tags.mlflow.user,tags.mlflow.project.env,"
+    "tags.mlflow.source.type"
+).split(",")
 READINGS_HEADER = ["", "ocr", "value", "manual", "val_diff", "still_errors"]
 
 GPU = "NVIDIA GeForce RTX 4090"
@@ -119,11 +129,15 @@ def write_export(folder: Path, stem: str, columns: list[str], rows: list[dict], 
     return path
 
 
-def write_readings(folder: Path, stem: str, frames: list[tuple], drop: str | None = None) -> Path:
+def write_readings(
+    folder: Path, stem: str, frames: list[tuple], drop: str | None = None, windows: bool = False
+) -> Path:
     """The image-analysis file: one row per photo, in the order they were taken.
 
     frames: (run number, "start"|"stop", value text, manual, still_errors[, ocr text]).
     val_diff is computed as the study does (difference to the row before).
+    windows: frame paths like d:\\Repos\\...\\<run_id>_capture_start.jpg, as in
+    results/imagenet_120_2025-09-12_02-10-43_image_analysis.csv.
     """
     path = folder / f"{stem}_image_analysis.csv"
     header = [c for c in READINGS_HEADER if c != drop]
@@ -133,6 +147,8 @@ def write_readings(folder: Path, stem: str, frames: list[tuple], drop: str | Non
         writer.writerow(header)
         for n, edge, value, manual, flagged, *ocr in frames:
             frame = f"/home/fischer/repos/ai-energy-validation/results/{stem}/{run_id(n)}_capture_{edge}.jpg"
+            if windows:
+                frame = f"d:\\Repos\\ai-energy-validation\\results\\{stem}\\{run_id(n)}_capture_{edge}.jpg"
             try:
                 diff = repr(float(value) - float(previous))
             except (TypeError, ValueError):  # first row, or a cell that is not a number
@@ -497,3 +513,61 @@ def test_a_display_that_barely_moved_over_a_long_run_is_implausible(tmp_path: Pa
     outcome = import_study(folder, "fischer2025-desktop", tmp_path / "out")
     (skipped,) = outcome.report.skipped
     assert skipped.reason == "implausible_reading" and "under 8.0 W" in skipped.detail
+
+
+# --------------------------------------------------------------------------- quirks of the real release
+
+
+def test_the_quirks_of_the_real_release_are_read(tmp_path: Path):
+    """Seen in the released files, not in the layout the other tests use: a Windows frame
+    folder, another column order, a start_time without fractional seconds, a blank line
+    at the end, and a hand fix whose OCR text differs from the value (6.816 -> 5.816)."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    stem = "imagenet_120_2025-09-12_02-10-43"
+    export = write_export(
+        folder,
+        stem,
+        IMAGENET_COLUMNS_0910,
+        [imagenet_run(6, 20, **{"start_time": "2025-09-12 14:20:27+00:00"}), imagenet_run(5, 10)],
+    )
+    with export.open("a", encoding="utf-8", newline="") as handle:
+        handle.write("\r\n")  # the exports end with an empty line
+    write_readings(
+        folder,
+        stem,
+        [(5, "start", "5.809", True, False), (5, "stop", "5.816", True, False, "6.816"),
+         (6, "start", "5.818", False, False), (6, "stop", "5.829", False, False)],
+        windows=True,
+    )  # fmt: skip
+    outcome = import_study(folder, "fischer2025-desktop", tmp_path / "out")
+    assert outcome.report.skipped == [] and outcome.report.warnings == []
+    got = records(tmp_path / "out")
+    assert got[run_id(5)].truth_j("node") == 7 * 3600.0
+    assert any("OCR read '6.816'" in w and "5.816 kWh" in w for w in got[run_id(5)].warnings)
+    assert got[run_id(6)].truth_j("node") == 11 * 3600.0
+    assert got[run_id(6)].started_at.isoformat() == "2025-09-12T14:20:27+00:00"
+
+
+def test_readings_above_ten_kwh_are_in_10_wh_steps_and_skipped(tmp_path: Path):
+    # ollama_900_2025-09-12_15-10-06 crosses 10 kWh: from there on every reading has two
+    # decimals and was typed in by hand (the OCR reads only d.ddd).
+    folder = tmp_path / "results"
+    folder.mkdir()
+    write_export(folder, OLLAMA_STEM, OLLAMA_COLUMNS, [ollama_run(3, 40), ollama_run(2, 20), ollama_run(1, 0)])
+    write_readings(
+        folder,
+        OLLAMA_STEM,
+        [(1, "start", "9.850", False, False), (1, "stop", "9.962", False, False),
+         (2, "start", "9.964", False, False), (2, "stop", "10.07", True, False),
+         (3, "start", "10.08", True, False), (3, "stop", "10.20", True, False)],
+    )  # fmt: skip
+    outcome = import_study(folder, "fischer2025-desktop", tmp_path / "out")
+    assert sorted(records(tmp_path / "out")) == [run_id(1)]
+    skipped = {s.run_id: s for s in outcome.report.skipped}
+    assert {r: s.reason for r, s in skipped.items()} == {
+        run_id(2): "out_of_range_reading",
+        run_id(3): "out_of_range_reading",
+    }
+    assert "capture_stop reads 10.07 kWh" in skipped[run_id(2)].detail
+    assert "10 Wh steps" in skipped[run_id(3)].detail

@@ -42,8 +42,9 @@ What the importer decides (each rule is counted in the import report):
 - A run is skipped, never repaired, when a reading is missing, flagged as
   still wrong (a flag casts doubt on the flagged reading and on the one before
   it, since either could be the wrong one), goes backwards, lies outside the
-  0-9.999 kWh range the OCR reads, or does not advance at all, or advances so
-  little that the machine would have drawn under MIN_NODE_POWER_W.
+  0-9.999 kWh range the OCR reads (above it the display counts 10 Wh steps),
+  or does not advance at all, or advances so little that the machine would
+  have drawn under MIN_NODE_POWER_W.
 - CodeCarbon's estimate is kept as a live estimate recorded by the study
   (version unknown: the release does not state it).
 """
@@ -102,8 +103,10 @@ METHOD_NOTE = (
 J_PER_KWH = Decimal(3_600_000)
 DISPLAY_STEP_KWH = Decimal("0.001")  # the display's last digit: 1 Wh
 RESOLUTION_J = float(DISPLAY_STEP_KWH * J_PER_KWH)
-# The OCR reads exactly "d.ddd" (image_analysis.py), so readings stay below 10 kWh;
-# how the display looks above that, and at what resolution, is not in the release.
+# The OCR reads exactly "d.ddd" (image_analysis.py). Above that the release's readings
+# have two decimals (ollama_900_2025-09-12_15-10-06: 10.08 to 12.62 kWh, every one typed
+# in by hand after the OCR failed): the display then counts 10 Wh steps, ten times coarser
+# than the 1 Wh this importer's truth and resolution_j state, so those runs are skipped.
 MAX_READING_KWH = Decimal("9.999")
 # A powered desktop with an RTX 4090 and an i9-13900K draws far more than this at
 # the wall even when idle; a reading implying less is a display that was not read.
@@ -545,7 +548,8 @@ def _judge_readings(readings: ReadingsFile | None, export: Export, run_id: str) 
         if reading.value_kwh > MAX_READING_KWH:
             raise Skip(
                 "out_of_range_reading",
-                f"capture_{edge} reads {reading.value_kwh} kWh, beyond the d.ddd display the OCR reads",
+                f"capture_{edge} reads {reading.value_kwh.normalize():f} kWh: above {MAX_READING_KWH} kWh the display "
+                "counts 10 Wh steps (two decimals, typed in by hand in the release), not the 1 Wh this truth assumes",
             )
         edges[edge] = reading
     return edges["start"], edges["stop"]
