@@ -761,11 +761,9 @@ def _certify_command(args) -> int:
     from . import catalog
     from .certificates import certificate_path, load_private_key, sign_certificate, write_certificate
     from .environment import fingerprint
-    from .errors import NoMeterError
     from .hardware import check_against_profile, detect_hardware
     from .loads import default_load
-    from .meters import discover_meters, missing_boundaries
-    from .runner import MeterSet, RunContext, run_workload
+    from .runner import RunContext, open_meters, run_workload
 
     console = Console(stderr=True)
     private_key = load_private_key(Path(args.key)) if args.key else None  # fail before an hour of measuring
@@ -784,17 +782,7 @@ def _certify_command(args) -> int:
     hardware = detect_hardware()
     hardware_check = check_against_profile(hardware, profile)
 
-    discovery = discover_meters(meters_config=Path(args.meters) if args.meters else None)
-    if not discovery.meters:
-        discovery.close()
-        looked = "\n".join(f"  - {line}" for line in discovery.looked_for)
-        raise NoMeterError(f"no energy meter found; nothing to certify.\nLooked for:\n{looked}")
-    meter_set = MeterSet(
-        primary=list(discovery.meters),
-        cross_checks=list(discovery.cross_checks),
-        missing=missing_boundaries(discovery),
-        gpu_utilization=discovery.gpu_utilization,
-    )
+    meter_set = open_meters(meters_config=Path(args.meters) if args.meters else None, action="certify a site")
     device = "cuda" if profile.kind == "gpu" and hardware.gpus else "cpu"
     ctx = RunContext(
         profile=profile,
@@ -825,7 +813,7 @@ def _certify_command(args) -> int:
     try:
         certificate = certify(inputs, say=lambda line: console.print(f"[dim]{line}[/]"))
     finally:
-        discovery.close()
+        meter_set.close()
     if private_key is not None:
         certificate = sign_certificate(certificate, private_key)
     path = certificate_path(Path(args.out), args.site)

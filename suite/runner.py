@@ -51,6 +51,10 @@ class MeterSet:
     def all(self) -> list[Meter]:
         return self.primary + self.cross_checks
 
+    def close(self) -> None:
+        for meter in self.all():
+            meter.close()
+
 
 @dataclass
 class RunContext:
@@ -267,17 +271,15 @@ def run_workload(
 # --------------------------------------------------------------------------- command line
 
 
-def open_meters(allow_unmetered: bool = False, meters_config: Path | None = None) -> MeterSet:
+def open_meters(allow_unmetered: bool = False, meters_config: Path | None = None, action: str = "record a run") -> MeterSet:
+    """This machine's meters (and a site's declared ones); none at all is an error listing what was tried."""
     from .meters import discover_meters, missing_boundaries
 
     discovery = discover_meters(meters_config=meters_config)
     if not discovery.meters and not allow_unmetered:
         looked = "\n".join(f"  - {line}" for line in discovery.looked_for)
-        raise NoMeterError(
-            "no energy meter found on this machine; joulebench will not record a run without ground truth.\n"
-            f"Looked for:\n{looked}\n"
-            "(--allow-unmetered records the windows anyway, with no energy and every boundary marked missing.)"
-        )
+        raise NoMeterError(f"no energy meter found on this machine; joulebench will not {action} without ground truth.\n"
+                           f"Looked for:\n{looked}")
     return MeterSet(
         primary=list(discovery.meters),
         cross_checks=list(discovery.cross_checks),
@@ -313,7 +315,11 @@ def _run_command(args) -> int:
     require_match(check)
     for warning in check.warnings:
         console.print(f"[yellow]hardware differs from {profile.id}[/]: {escape(warning)}")
-    meters = open_meters(args.allow_unmetered, Path(args.meters) if args.meters else None)
+    try:
+        meters = open_meters(args.allow_unmetered, Path(args.meters) if args.meters else None)
+    except NoMeterError as exc:
+        raise NoMeterError(f"{exc}\n(--allow-unmetered records the windows anyway, with no energy and every "
+                           "boundary marked missing.)") from None
     for missing in meters.missing:
         console.print(f"[yellow]no meter covers {missing.boundary}[/]: {escape(missing.reason)}")
     device = args.device or ("cuda" if profile.kind == "gpu" else "cpu")
@@ -336,8 +342,7 @@ def _run_command(args) -> int:
     try:
         _run_with_progress(specs, ctx, args.repeats, console)
     finally:
-        for meter in meters.all():
-            meter.close()
+        meters.close()
     return 0
 
 

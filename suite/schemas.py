@@ -388,13 +388,6 @@ def make_run_id(site: str, spec: WorkloadSpec, repeat: int) -> str:
     return f"{site}.{spec.id}.{spec.spec_hash[:10]}.r{repeat:02d}"
 
 
-SCHEMAS: dict[str, type[BaseModel]] = {
-    "workload": WorkloadSpec,
-    "profile": HardwareProfile,
-    "run": RunRecord,
-}
-
-
 # --------------------------------------------------------------------------- site meters (--meters CONFIG)
 
 _SECRET_KEYS = ("password", "passwd", "pass", "secret", "token", "api_key", "key")
@@ -617,8 +610,6 @@ class Certificate(Strict):
     signature: CertificateSignature | None = None
 
 
-SCHEMAS["meters"] = MetersConfig
-SCHEMAS["certificate"] = Certificate
 
 
 # --------------------------------------------------------------------------- estimates and scores
@@ -792,6 +783,14 @@ class ScoreSummary(Strict):
     problems: list[str] = Field(default_factory=list)
 
 
-SCHEMAS["estimate"] = EstimateFile
-SCHEMAS["run-facts"] = RunFacts
-SCHEMAS["scores"] = ScoreSummary
+# `joulebench schema NAME` prints these.
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "workload": WorkloadSpec,
+    "profile": HardwareProfile,
+    "run": RunRecord,
+    "meters": MetersConfig,
+    "certificate": Certificate,
+    "estimate": EstimateFile,
+    "run-facts": RunFacts,
+    "scores": ScoreSummary,
+}
