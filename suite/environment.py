@@ -13,7 +13,7 @@ from .schemas import Environment
 IMAGE_DIGEST_ENV = "JOULEBENCH_IMAGE_DIGEST"
 
 
-def _version(distribution: str) -> str | None:
+def installed_version(distribution: str) -> str | None:
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -21,7 +21,7 @@ def _version(distribution: str) -> str | None:
 
 
 def fingerprint(gpu_driver: str | None = None) -> Environment:
-    torch_facts: dict[str, str | None] = {"torch": _version("torch"), "cuda": None, "cudnn": None}
+    torch_facts: dict[str, str | None] = {"torch": installed_version("torch"), "cuda": None, "cudnn": None}
     if torch_facts["torch"] is not None:
         import torch
 
@@ -33,9 +33,9 @@ def fingerprint(gpu_driver: str | None = None) -> Environment:
         platform=platform.platform(),
         joulebench=__version__,
         gpu_driver=gpu_driver,
-        torchvision=_version("torchvision"),
-        transformers=_version("transformers"),
-        nvidia_ml_py=_version("nvidia-ml-py"),
+        torchvision=installed_version("torchvision"),
+        transformers=installed_version("transformers"),
+        nvidia_ml_py=installed_version("nvidia-ml-py"),
         container_image_digest=os.environ.get(IMAGE_DIGEST_ENV) or None,
         **torch_facts,
     )

@@ -333,47 +333,36 @@ def static_columns(
     return columns
 
 
-def live_columns(table: RunTable, records: Sequence[RunRecord]) -> list[EstimatorColumn]:
-    """One column per (live estimator id, version) found in the records; it claims the boundaries it reported."""
+def _columns(table: RunTable, rows: Iterable[tuple[str, str, str, str, float]], source: str) -> list[EstimatorColumn]:
+    """One column per (estimator id, version) from (id, version, run_id, boundary, joules) rows."""
     found: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
-    for record in records:
-        for live in record.live_estimates:
-            found.setdefault((live.estimator_id, live.estimator_version), {}).setdefault(live.boundary, {})[
-                record.run_id
-            ] = live.energy_j
+    for eid, version, run_id, boundary, joules in rows:
+        found.setdefault((eid, version), {}).setdefault(boundary, {})[run_id] = joules
     return [
         EstimatorColumn(
             id=eid,
             version=version,
-            source="live",
+            source=source,
             boundaries=tuple(b for b in BOUNDARIES if b in per_boundary),
             values={b: table.column(v) for b, v in per_boundary.items()},
         )
         for (eid, version), per_boundary in sorted(found.items())
     ]
+
+
+def live_columns(table: RunTable, records: Sequence[RunRecord]) -> list[EstimatorColumn]:
+    """One column per (live estimator id, version) found in the records; it claims the boundaries it reported."""
+    rows = ((e.estimator_id, e.estimator_version, r.run_id, e.boundary, e.energy_j)
+            for r in records for e in r.live_estimates)
+    return _columns(table, rows, "live")
 
 
 def submission_columns(table: RunTable, estimates: Iterable[Estimate]) -> list[EstimatorColumn]:
-    found: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
     known = set(table.run_ids)
-    for est in estimates:
-        if est.run_id in known:  # rows for runs filtered out (another site) are not scored here
-            found.setdefault((est.estimator_id, est.estimator_version), {}).setdefault(est.boundary, {})[
-                est.run_id
-            ] = est.energy_j
-    return [
-        EstimatorColumn(
-            id=eid,
-            version=version,
-            source="submission",
-            boundaries=tuple(b for b in BOUNDARIES if b in per_boundary),
-            values={b: table.column(v) for b, v in per_boundary.items()},
-        )
-        for (eid, version), per_boundary in sorted(found.items())
-    ]
-
-
-# --------------------------------------------------------------------------- metrics
+    # Rows for runs filtered out (another site) are not scored here.
+    rows = ((e.estimator_id, e.estimator_version, e.run_id, e.boundary, e.energy_j)
+            for e in estimates if e.run_id in known)
+    return _columns(table, rows, "submission")
 
 
 def resample_counts(rng: np.random.Generator, resamples: int, clusters: int) -> np.ndarray:

@@ -94,6 +94,15 @@ class LiveEstimator(Estimator):
         """Stop anything still running without recording it (a window that failed midway)."""
 
 
+def pinned_package_status(package: str, found: str | None, pinned: str, install_hint: str) -> tuple[bool, str]:
+    """`availability()` of an adapter around a pinned third-party package."""
+    if found is None:
+        return False, f"{package} is not installed: {install_hint}"
+    if found != pinned:
+        return True, f"{package} {found} installed; joulebench pins {pinned} (results are filed under {found})"
+    return True, ""
+
+
 def check_estimates(estimator_id: str, claimed: tuple[str, ...], values: dict) -> dict[str, float]:
     """Validate what a static estimator returned; raise ValueError saying what is wrong."""
     if not isinstance(values, dict):

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..environment import installed_version
 from ..schemas import LiveEstimate
-from .base import EstimatorFailedError, LiveEstimator, joules_from_kwh
-from .codecarbon_live import installed_version
+from .base import EstimatorFailedError, LiveEstimator, joules_from_kwh, pinned_package_status
 
 PACKAGE = "carbontracker"
 PINNED_VERSION = "2.4.7"
@@ -50,12 +50,7 @@ class CarbontrackerLive(LiveEstimator):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        found = installed_version(PACKAGE)
-        if found is None:
-            return False, f"carbontracker is not installed: {INSTALL_HINT}"
-        if found != PINNED_VERSION:
-            return True, f"carbontracker {found} installed; the adapter was written for {PINNED_VERSION}"
-        return True, ""
+        return pinned_package_status(PACKAGE, installed_version(PACKAGE), PINNED_VERSION, INSTALL_HINT)
 
     @classmethod
     def current_version(cls) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ..schemas import LiveEstimate
-from .base import EstimatorFailedError, LiveEstimator, joules_from_kwh
+from ..environment import installed_version
+from .base import EstimatorFailedError, LiveEstimator, joules_from_kwh, pinned_package_status
 
 PACKAGE = "codecarbon"
 PINNED_VERSION = "3.3.2"
@@ -27,13 +27,6 @@ CPU_MODES = {
 }
 # EmissionsData field (kWh) -> joulebench boundary.
 FIELDS = {"gpu": "gpu_energy", "cpu": "cpu_energy", "dram": "ram_energy", "node": "energy_consumed"}
-
-
-def installed_version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -84,12 +77,7 @@ class CodeCarbonLive(LiveEstimator):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        found = installed_version(PACKAGE)
-        if found is None:
-            return False, f"codecarbon is not installed: {INSTALL_HINT}"
-        if found != PINNED_VERSION:
-            return True, f"codecarbon {found} installed; joulebench pins {PINNED_VERSION} (results are filed under {found})"
-        return True, ""
+        return pinned_package_status(PACKAGE, installed_version(PACKAGE), PINNED_VERSION, INSTALL_HINT)
 
     @classmethod
     def current_version(cls) -> str:

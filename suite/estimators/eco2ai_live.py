@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..environment import installed_version
 from ..schemas import LiveEstimate
-from .base import EstimatorFailedError, LiveEstimator, joules_from_kwh
-from .codecarbon_live import installed_version
+from .base import EstimatorFailedError, LiveEstimator, joules_from_kwh, pinned_package_status
 
 PACKAGE = "eco2ai"
 PINNED_VERSION = "0.3.12"
@@ -45,12 +45,7 @@ class Eco2aiLive(LiveEstimator):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        found = installed_version(PACKAGE)
-        if found is None:
-            return False, f"eco2ai is not installed: {INSTALL_HINT}"
-        if found != PINNED_VERSION:
-            return True, f"eco2ai {found} installed; the adapter was written for {PINNED_VERSION}"
-        return True, ""
+        return pinned_package_status(PACKAGE, installed_version(PACKAGE), PINNED_VERSION, INSTALL_HINT)
 
     @classmethod
     def current_version(cls) -> str:

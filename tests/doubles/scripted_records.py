@@ -6,23 +6,13 @@ hardware. Nothing here is a measurement; every number comes from the test.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
-from suite import SUITE_VERSION
-from suite.runner import record_path
-from suite.schemas import (
-    BoundaryEnergy,
-    DetectedHardware,
-    Environment,
-    HardwareCheck,
-    HardwareProfile,
-    PowerTrace,
-    RunRecord,
-    WorkloadSpec,
-    make_run_id,
-)
 from suite.atomic import write_text_atomic
+from suite.runner import record_path
+from suite.schemas import BoundaryEnergy, HardwareProfile, RunRecord, WorkloadSpec, make_run_id
+from tests.doubles.records import START, make_record
 
 
 def scripted_record(
@@ -38,42 +28,21 @@ def scripted_record(
 ) -> RunRecord:
     """A record whose primary energy per boundary is `energy_j`; cross_checks: boundary -> (meter id, J)."""
     meter_ids = meter_ids or {}
+    base = make_record(workload=spec, profile=profile, site=site, repeat=repeat, duration_s=duration_s,
+                       truth=energy_j, device_count=1, gpu_util_pct=utilisation_pct, cpu_util_pct=utilisation_pct)
 
     def entry(boundary: str, meter_id: str, joules: float) -> BoundaryEnergy:
-        return BoundaryEnergy(
-            boundary=boundary,
-            meter_id=meter_id,
-            method="counter",
-            update_period_s=0.1,
-            energy_j=joules,
-            mean_power_w=joules / duration_s,
-        )
+        return BoundaryEnergy(boundary=boundary, meter_id=meter_id, method="counter", update_period_s=0.1,
+                              energy_j=joules, mean_power_w=joules / duration_s)
 
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=repeat)
-    utils = [utilisation_pct] * 3 if utilisation_pct is not None else []
-    return RunRecord(
-        run_id=make_run_id(site, spec, repeat),
-        suite_version=SUITE_VERSION,
-        site=site,
-        repeat=repeat,
-        workload=spec,
-        spec_hash=spec.spec_hash,
-        profile=profile,
-        profile_hash=profile.profile_hash,
-        hardware=DetectedHardware(),
-        hardware_check=HardwareCheck(profile_id=profile.id),
-        environment=Environment(python="3.11", platform="scripted", joulebench=SUITE_VERSION),
-        started_at=start,
-        ended_at=start + timedelta(seconds=duration_s),
-        duration_s=duration_s,
-        iterations=spec.measured_iterations,
-        items=spec.batch_size * spec.measured_iterations,
-        device_count=1,
-        idle_window_s=3.0,
-        energy=[entry(b, meter_ids.get(b, f"scripted:{b}"), j) for b, j in energy_j.items()],
-        cross_checks=[entry(b, mid, j) for b, (mid, j) in (cross_checks or {}).items()],
-        trace=PowerTrace(period_s=0.1, t_s=[0.0, 0.1, 0.2], gpu_util_pct=utils, cpu_util_pct=utils),
-    )
+    start = START + timedelta(minutes=repeat)
+    return base.model_copy(update={
+        "energy": [entry(b, meter_ids.get(b, f"scripted:{b}"), j) for b, j in energy_j.items()],
+        "cross_checks": [entry(b, mid, j) for b, (mid, j) in (cross_checks or {}).items()],
+        "started_at": start,
+        "ended_at": start + timedelta(seconds=duration_s),
+        "idle_window_s": 3.0,
+    })
 
 
 class ScriptedRunner:
