@@ -19,9 +19,9 @@ ARG BASE_IMAGE=pytorch/pytorch:2.13.0-cuda12.6-cudnn9-runtime@sha256:6acf597eeb8
 # A separate stage, so wheels copied in for the install never reach the image's layers.
 FROM ${BASE_IMAGE} AS deps
 
-# A lock in docker/ for what the base lacks (CI's bare Debian base has no torch).
+# A lock in container-image/ for what the base lacks (CI's bare Debian base has no torch).
 ARG EXTRA_LOCK=
-# 1: install only from docker/wheels/, never from an index (CI reaches no registry).
+# 1: install only from container-image/wheels/, never from an index (CI reaches no registry).
 ARG WHEELS_ONLY=0
 
 ENV VIRTUAL_ENV=/opt/joulebench/venv \
@@ -33,17 +33,17 @@ RUN python3 -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11)
  && python3 -m venv --system-site-packages "$VIRTUAL_ENV"
 
 COPY requirements.lock /opt/joulebench/build/
-COPY docker/*.lock /opt/joulebench/build/docker/
-COPY docker/wheels/ /opt/joulebench/build/docker/wheels/
+COPY container-image/*.lock /opt/joulebench/build/container-image/
+COPY container-image/wheels/ /opt/joulebench/build/container-image/wheels/
 
 # --require-hashes: every file pip installs must match a hash in the lock, and
 # every package it needs must be in the lock; anything else fails the build.
 RUN set -eu; \
     cd /opt/joulebench/build; \
     source=""; if [ "$WHEELS_ONLY" = 1 ]; then source="--no-index"; fi; \
-    "$VIRTUAL_ENV/bin/pip" install $source --find-links docker/wheels --require-hashes -r requirements.lock; \
+    "$VIRTUAL_ENV/bin/pip" install $source --find-links container-image/wheels --require-hashes -r requirements.lock; \
     if [ -n "$EXTRA_LOCK" ]; then \
-        "$VIRTUAL_ENV/bin/pip" install $source --find-links docker/wheels --require-hashes -r "docker/$EXTRA_LOCK"; \
+        "$VIRTUAL_ENV/bin/pip" install $source --find-links container-image/wheels --require-hashes -r "container-image/$EXTRA_LOCK"; \
     fi
 
 # --------------------------------------------------------------------------- the image
@@ -75,16 +75,13 @@ ENV VIRTUAL_ENV=/opt/joulebench/venv \
 
 COPY --from=deps /opt/joulebench/venv /opt/joulebench/venv
 
-# Editable install: the package finds workloads/ and hardware_profiles/ beside
-# suite/ (suite.catalog.ROOT), so the tree stays together under /opt/joulebench/app.
-WORKDIR /opt/joulebench/app
+# A regular (not editable) install: workloads, profiles and templates are
+# package data, so the installed package needs nothing from the source tree.
+WORKDIR /opt/joulebench/src
 COPY pyproject.toml README.md ./
 COPY suite/ suite/
-COPY workloads/ workloads/
-COPY hardware_profiles/ hardware_profiles/
-COPY leaderboard/ leaderboard/
-RUN pip install --no-index --no-deps --no-build-isolation --no-cache-dir --disable-pip-version-check --quiet -e . \
- && rm -rf build \
+RUN pip install --no-index --no-deps --no-build-isolation --no-cache-dir --disable-pip-version-check --quiet . \
+ && cd / && rm -rf /opt/joulebench/src \
  && found="$(joulebench --version)" \
  && if [ "$found" != "joulebench ${VERSION}" ]; then \
         echo "the label would say version '${VERSION}' but the suite is '$found': build with make image (or --build-arg VERSION=...)" >&2; exit 1; \
@@ -93,6 +90,7 @@ RUN pip install --no-index --no-deps --no-build-isolation --no-cache-dir --disab
  && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin joulebench
 
 # The suite is root-owned and read-only to the user that runs it.
+WORKDIR /home/joulebench
 USER 10001:10001
 ENTRYPOINT ["joulebench"]
 CMD ["--help"]

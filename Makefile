@@ -42,7 +42,7 @@ test-container: install-container
 
 # The image for real sites, on the CUDA/PyTorch base the Dockerfile pins.
 IMAGE ?= joulebench
-VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' suite/__init__.py)
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' suite/joulebench/__init__.py)
 REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 SOURCE ?= unknown
 image:

@@ -39,8 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from suite.leaderboard import aggregate, collector_paused, read_inputs, score, write_view  # noqa: E402
-from suite.scoring import EstimatorColumn  # noqa: E402
+from joulebench.board import aggregate, collector_paused, read_inputs, score, write_view  # noqa: E402
+from joulebench.scoring import EstimatorColumn  # noqa: E402
 from tests.doubles.records import make_profile, make_record, make_workload, write_records  # noqa: E402
 
 TASKS = ("train", "infer", "generate")
@@ -90,7 +90,7 @@ def synthetic_columns(table, count: int, seed: int = 1) -> list[EstimatorColumn]
 
 def timed_build(runs_dir: Path, out: Path, args):
     """The four steps of `build_site`, each timed (wall and this process's CPU)."""
-    from suite.scoring import RunTable
+    from joulebench.scoring import RunTable
 
     phases, cpu = {}, {}
 
@@ -144,7 +144,7 @@ def main() -> int:
               f"({'under' if index_bytes < 1e6 else 'OVER'} 1 MB)")
         # The command as a user runs it: a fresh process, imports included. It scores what the records
         # hold, so here only the 3 built-in static estimators (the synthetic ones exist only in-process).
-        command = [sys.executable, "-m", "suite.cli", "leaderboard", "build", "--runs", str(runs_dir),
+        command = [sys.executable, "-m", "joulebench.cli", "leaderboard", "build", "--runs", str(runs_dir),
                    "--out", str(Path(tmp) / "site-cli"), "--resamples", str(args.resamples)]
         t = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, cwd=Path(__file__).resolve().parent.parent)

@@ -20,10 +20,10 @@ import argparse
 import statistics
 import time
 
-from suite import catalog
-from suite.meters import discover_meters
-from suite.models import build_workload
-from suite.trace import CpuUtilization, Trace
+from joulebench import catalog
+from joulebench.measure.meters import discover_meters
+from joulebench.measure.models import build_workload
+from joulebench.measure.trace import CpuUtilization, Trace
 
 
 def timed_window(workload, iterations: int, trace: Trace | None, meters) -> float:

@@ -8,7 +8,7 @@ results. The shape imitates a full leaderboard: runs spread over workloads
 (the bootstrap unit), sites and profiles, truth on some boundaries only,
 estimators that answer for some runs only.
 
-What is timed: `suite.scoring.score_table` on a prepared RunTable and estimate
+What is timed: `joulebench.scoring.score_table` on a prepared RunTable and estimate
 columns, i.e. every metric, every bootstrap CI, every slice (all, domain, task,
 size, profile, site) and every boundary, the rankings and their paired
 comparisons, and building the Score rows. What is not: reading and validating
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from suite.scoring import EstimatorColumn, RunTable, score_table  # noqa: E402
+from joulebench.scoring import EstimatorColumn, RunTable, score_table  # noqa: E402
 
 BOUNDARY_TRUTH_SHARE = {"gpu": 0.9, "cpu": 0.5, "dram": 0.3, "node": 0.6}
 
@@ -105,7 +105,7 @@ def end_to_end(runs: int, workloads: int, resamples: int) -> None:
     """score_runs on record files: reading, validating, static estimators, scoring (still synthetic numbers)."""
     import tempfile
 
-    from suite.scoring import load_records, score_runs
+    from joulebench.scoring import load_records, score_runs
     from tests.doubles.records import live_estimate, make_record, write_records
 
     rng = np.random.default_rng(1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate the image's lock files (hashes of every file of every pinned
-# release) after a change to docker/requirements.in or docker/torch-cpu.in:
+# release) after a change to container-image/requirements.in or container-image/torch-cpu.in:
 #
 #   scripts/lock_requirements.sh
 #
@@ -17,7 +17,7 @@ trap 'rm -rf "$tools"' EXIT
 "$tools/bin/pip" install --quiet 'pip-tools>=7.4,<8'
 compile=("$tools/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras
          --no-emit-index-url --no-emit-find-links --no-header)
-"${compile[@]}" --output-file=requirements.lock docker/requirements.in
+"${compile[@]}" --output-file=requirements.lock container-image/requirements.in
 # Constrained by the main lock, so the packages both install agree.
-"${compile[@]}" --constraint=requirements.lock --output-file=docker/torch-cpu.lock docker/torch-cpu.in
-echo "wrote requirements.lock and docker/torch-cpu.lock"
+"${compile[@]}" --constraint=requirements.lock --output-file=container-image/torch-cpu.lock container-image/torch-cpu.in
+echo "wrote requirements.lock and container-image/torch-cpu.lock"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from suite import catalog
-from suite.cli import main
-from suite.errors import InputError
-from suite.schemas import HardwareProfile, WorkloadSpec
+from joulebench import catalog
+from joulebench.cli import main
+from joulebench.errors import InputError
+from joulebench.formats import HardwareProfile, WorkloadSpec
 
 VALID_WORKLOAD = {
     "id": "tiny-cnn",

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from suite.certificates import (
+from joulebench.certify.certificates import (
     certificate_path,
     load_private_key,
     sign_certificate,
@@ -15,9 +15,9 @@ from suite.certificates import (
     verify_certificate,
     write_certificate,
 )
-from suite.certification import Timing, certify
-from suite.cli import main
-from suite.schemas import CertificationPlan, HardwareProfile, WorkloadSpec
+from joulebench.certify.checks import Timing, certify
+from joulebench.cli import main
+from joulebench.formats import CertificationPlan, HardwareProfile, WorkloadSpec
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 from tests.test_certification import scripted_site
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from suite.certification import (
+from joulebench.certify.checks import (
     CertificationInputs,
     CertificationMeters,
     PowerSeries,
@@ -27,8 +27,8 @@ from suite.certification import (
     record_series,
     repeatability_checks,
 )
-from suite.meters.external import DeviceClock
-from suite.schemas import CertificationCheck, CertificationPlan, HardwareCheck, HardwareProfile, WorkloadSpec
+from joulebench.measure.meters.external import DeviceClock
+from joulebench.formats import CertificationCheck, CertificationPlan, HardwareCheck, HardwareProfile, WorkloadSpec
 from tests.doubles.fake_clock import FakeClock
 from tests.doubles.scripted_meter import ScriptedMeter
 from tests.doubles.scripted_records import ScriptedRunner, scripted_record

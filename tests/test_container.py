@@ -12,8 +12,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from suite.cli import main
-from suite.container import (
+from joulebench.cli import main
+from joulebench.measure.container import (
     CONTAINER_RESULTS,
     ContainerError,
     container_options,
@@ -23,8 +23,8 @@ from suite.container import (
     require_pinned,
     run_in_container,
 )
-from suite.environment import IMAGE_DIGEST_ENV
-from suite.errors import InputError
+from joulebench.measure.environment import IMAGE_DIGEST_ENV
+from joulebench.errors import InputError
 from tests.doubles.fake_docker import FakeContainer, FakeDockerClient, FakeImage
 
 DIGEST = "sha256:" + "ab" * 32
@@ -171,7 +171,7 @@ def test_dockerfile_pins_its_base_by_digest_and_installs_only_hashed_files():
 
 
 def test_a_meters_file_brings_its_password_and_ca_files_read_only_and_its_variables(tmp_path, monkeypatch):
-    from suite.container import site_files
+    from joulebench.measure.container import site_files
 
     site = tmp_path / "site"
     site.mkdir()

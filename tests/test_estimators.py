@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from suite.cli import main
-from suite.errors import InputError, JoulebenchError
-from suite.estimators import (
+from joulebench.cli import main
+from joulebench.errors import InputError, JoulebenchError
+from joulebench.estimators import (
     EstimatorFailedError,
     EstimatorUnavailableError,
     J_PER_KWH,
@@ -19,12 +19,12 @@ from suite.estimators import (
     list_estimators,
     open_live,
 )
-from suite.estimators import carbontracker_live, codecarbon_live, eco2ai_live
-from suite.estimators.base import check_estimates
-from suite.estimators.flops import FlopModel
-from suite.estimators.green_algorithms import GreenAlgorithms
-from suite.estimators.mlco2 import MLCO2Impact
-from suite.schemas import RunFacts, WorkloadSpec
+from joulebench.estimators import carbontracker_live, codecarbon_live, eco2ai_live
+from joulebench.estimators.base import check_estimates
+from joulebench.estimators.flops import FlopModel
+from joulebench.estimators.green_algorithms import GreenAlgorithms
+from joulebench.estimators.mlco2 import MLCO2Impact
+from joulebench.formats import RunFacts, WorkloadSpec
 from tests.doubles.live_trackers import ScriptedCarbonTracker, ScriptedEco2aiTracker, ScriptedEmissionsTracker
 from tests.doubles.plugins import FAKE_STATIC_PLUGIN, installed_plugin
 from tests.doubles.records import make_profile, make_record
@@ -395,7 +395,7 @@ def test_eco2ai_adapter_fails_without_output(tmp_path, pinned_others):
 def test_listing_imports_no_heavy_packages():
     import subprocess
 
-    code = "import sys; from suite.estimators import list_estimators; list_estimators(); " \
+    code = "import sys; from joulebench.estimators import list_estimators; list_estimators(); " \
            "print(sorted(m for m in ('torch', 'codecarbon', 'carbontracker', 'eco2ai', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

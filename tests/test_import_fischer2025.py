@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from suite.cli import main
-from suite.errors import InputError
-from suite.importers import get_importer
-from suite.importers.fischer2025 import import_study
-from suite.schemas import RunRecord
+from joulebench.cli import main
+from joulebench.errors import InputError
+from joulebench.importers import get_importer
+from joulebench.importers.fischer2025 import import_study
+from joulebench.formats import RunRecord
 
 # Header of results/ollama_900_2025-09-19_18-44-41.csv, in its order.
 OLLAMA_COLUMNS = (

@@ -21,10 +21,10 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pytest
 
-from suite.cli import main
-from suite.leaderboard import SITE_MARKER, markdown_html, slug
-from suite.plots import histogram, scatter_loglog
-from suite.schemas import Provenance
+from joulebench.cli import main
+from joulebench.board import SITE_MARKER, markdown_html, slug
+from joulebench.board.plots import histogram, scatter_loglog
+from joulebench.formats import Provenance
 from tests.browser import Chromium, find_chromium
 from tests.doubles.certificates import unchecked_certificate
 from tests.doubles.records import live_estimate, make_record, write_records
@@ -232,7 +232,7 @@ def test_two_builds_are_byte_identical(site, tmp_path):
     (runs / "lab-b" / "_import-teststudy.json").write_text(json.dumps(
         {"importer": "teststudy", "runs_seen": 11, "imported": ["x"] * 9, "skipped_by_reason": {"reading missing": 2}}))
     # Another folder, another process, another string-hash seed: still the same bytes.
-    code = ("import sys; from suite.cli import main; sys.exit(main(['leaderboard', 'build', '--runs', sys.argv[1], "
+    code = ("import sys; from joulebench.cli import main; sys.exit(main(['leaderboard', 'build', '--runs', sys.argv[1], "
             "'--out', sys.argv[2], '--resamples', '200']))")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-c", code, str(runs), str(tmp_path / "again")], check=True, env=env,
@@ -318,7 +318,7 @@ def test_min_tier_keeps_only_certified_sites(tmp_path):
 def test_leaderboard_needs_no_torch(tmp_path):
     runs = write_records(tmp_path / "results", test_records()[:3])
     code = (
-        "import sys; from suite.cli import main; "
+        "import sys; from joulebench.cli import main; "
         f"rc = main(['leaderboard', 'build', '--runs', {str(runs)!r}, '--out', {str(tmp_path / 'site')!r}, '--resamples', '20']); "
         "print(rc, 'torch' in sys.modules)"
     )

@@ -20,9 +20,9 @@ except ImportError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
-TORCH_LOCK = ROOT / "docker" / "torch-cpu.lock"
-LOCK_INPUT = ROOT / "docker" / "requirements.in"
-# Brought by the image's base, built for its CUDA; see docker/requirements.in.
+TORCH_LOCK = ROOT / "container-image" / "torch-cpu.lock"
+LOCK_INPUT = ROOT / "container-image" / "requirements.in"
+# Brought by the image's base, built for its CUDA; see container-image/requirements.in.
 FROM_BASE = {"torch", "torchvision"}
 
 

@@ -1,4 +1,4 @@
-"""Meter discovery (suite.meters): one primary per boundary, and reasons for the rest."""
+"""Meter discovery (joulebench.measure.meters): one primary per boundary, and reasons for the rest."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from suite.meters import MeterDiscovery, Probe, discover_meters, missing_boundaries
-from suite.meters.base import Meter, MeterError
-from suite.meters.nvml import nvml_is_available
+from joulebench.measure.meters import MeterDiscovery, Probe, discover_meters, missing_boundaries
+from joulebench.measure.meters.base import Meter, MeterError
+from joulebench.measure.meters.nvml import nvml_is_available
 from tests.doubles.fake_nvml import NVML_ERROR_LIBRARY_NOT_FOUND, FakeGpu, FakeNvml
 from tests.doubles.powercap import FakePowercapTree
 

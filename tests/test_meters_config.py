@@ -7,8 +7,8 @@ import os
 import pytest
 import yaml
 
-from suite.errors import InputError
-from suite.meters.config import load_meters_config, open_configured_meters
+from joulebench.errors import InputError
+from joulebench.measure.meters.config import load_meters_config, open_configured_meters
 from tests.doubles.fake_shelly import FakeShelly
 
 
@@ -96,7 +96,7 @@ def test_configured_meters_open_with_a_password_from_the_environment_or_a_file(t
 
 
 def test_schema_command_knows_the_meters_and_certificate_formats(capsys):
-    from suite.cli import main
+    from joulebench.cli import main
 
     assert main(["schema", "meters"]) == 0
     assert "RedfishMeterConfig" in capsys.readouterr().out

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from suite.meters.base import MeterError
-from suite.meters.external import ExternalMeter, Reading, scrub
+from joulebench.measure.meters.base import MeterError
+from joulebench.measure.meters.external import ExternalMeter, Reading, scrub
 from tests.doubles.fake_clock import FakeClock
 
 

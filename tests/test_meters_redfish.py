@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from suite.certification import clock_checks
-from suite.meters.base import MeterError
-from suite.meters.credentials import Credentials, Secret
-from suite.meters.redfish import RedfishMeter
-from suite.schemas import CertificationPlan
+from joulebench.certify.checks import clock_checks
+from joulebench.measure.meters.base import MeterError
+from joulebench.measure.meters.credentials import Credentials, Secret
+from joulebench.measure.meters.redfish import RedfishMeter
+from joulebench.formats import CertificationPlan
 from tests.doubles.fake_clock import FakeClock
 
 CHASSIS = "/redfish/v1/Chassis/1U"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from suite.certification import clock_checks
-from suite.meters.base import MeterError
-from suite.meters.credentials import Credentials, Secret
-from suite.meters.shelly import ShellyMeter
-from suite.schemas import CertificationPlan
+from joulebench.certify.checks import clock_checks
+from joulebench.measure.meters.base import MeterError
+from joulebench.measure.meters.credentials import Credentials, Secret
+from joulebench.measure.meters.shelly import ShellyMeter
+from joulebench.formats import CertificationPlan
 from tests.doubles.fake_clock import FakeClock
 from tests.doubles.fake_shelly import FakeShelly
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from suite.meters import discover_meters, nvml
-from suite.meters.base import MeterError
-from suite.meters.nvml import (
+from joulebench.measure.meters import discover_meters, nvml
+from joulebench.measure.meters.base import MeterError
+from joulebench.measure.meters.nvml import (
     NvmlEnergyMeter,
     NvmlPowerMeter,
     NvmlSession,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from suite.meters import rapl
-from suite.meters.base import MeterError
-from suite.meters.rapl import RaplMeter, discover, scan_zones
+from joulebench.measure.meters import rapl
+from joulebench.measure.meters.base import MeterError
+from joulebench.measure.meters.rapl import RaplMeter, discover, scan_zones
 from tests.doubles.powercap import FakePowercapTree
 
 

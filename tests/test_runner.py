@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from suite import catalog
-from suite.environment import fingerprint
-from suite.errors import InputError
-from suite.runner import MeterSet, RunContext, load_record, record_path, run_workload
-from suite.schemas import DetectedHardware, HardwareCheck, MissingBoundary, RunRecord, make_run_id
+from joulebench import catalog
+from joulebench.measure.environment import fingerprint
+from joulebench.errors import InputError
+from joulebench.measure.runner import MeterSet, RunContext, load_record, record_path, run_workload
+from joulebench.formats import DetectedHardware, HardwareCheck, MissingBoundary, RunRecord, make_run_id
 from tests.doubles.scripted_meter import ScriptedMeter
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 
@@ -68,13 +68,13 @@ class WorkloadPowerMeter(ScriptedMeter):
 
 @pytest.fixture
 def spec():
-    from suite.schemas import WorkloadSpec
+    from joulebench.formats import WorkloadSpec
 
     return WorkloadSpec.model_validate({**VALID_WORKLOAD, "measured_iterations": 20, "repeats": 2})
 
 
 def make_ctx(tmp_path: Path, meters: MeterSet, idle_s: float = 0.3) -> RunContext:
-    from suite.schemas import HardwareProfile
+    from joulebench.formats import HardwareProfile
 
     profile = HardwareProfile.model_validate(VALID_PROFILE)
     return RunContext(
@@ -174,8 +174,8 @@ def test_unmetered_window_says_so(tmp_path, spec):
 
 
 def test_run_without_any_meter_stops_and_lists_what_it_looked_for(tmp_path, capsys, monkeypatch):
-    import suite.meters as meters
-    from suite.cli import main
+    import joulebench.measure.meters as meters
+    from joulebench.cli import main
     from tests.doubles.fake_nvml import FakeNvml
 
     real = meters.discover_meters
@@ -236,7 +236,7 @@ class ScriptedLiveEstimator:
         self.calls.append("start")
 
     def stop(self):
-        from suite.schemas import LiveEstimate
+        from joulebench.formats import LiveEstimate
 
         self.calls.append("stop")
         return [LiveEstimate(estimator_id="scripted", estimator_version="1", boundary="gpu", energy_j=42.0)]
@@ -246,7 +246,7 @@ class ScriptedLiveEstimator:
 
 
 def test_live_estimators_wrap_each_window_and_are_closed_once(tmp_path, spec, monkeypatch):
-    import suite.estimators
+    import joulebench.estimators
 
     opened = []
 
@@ -257,7 +257,7 @@ def test_live_estimators_wrap_each_window_and_are_closed_once(tmp_path, spec, mo
         return opened_estimator
 
     estimators: list[ScriptedLiveEstimator] = []
-    monkeypatch.setattr(suite.estimators, "open_live", fake_open_live)
+    monkeypatch.setattr(joulebench.estimators, "open_live", fake_open_live)
     ctx = make_ctx(tmp_path, MeterSet(primary=[ScriptedMeter()]), idle_s=0.01)
     ctx.live_estimators = ["scripted"]
     records = run_workload(spec, ctx, build=lambda s, d: FakeWorkload(step_s=0.001))
@@ -273,8 +273,8 @@ def test_live_estimators_wrap_each_window_and_are_closed_once(tmp_path, spec, mo
 
 
 def test_atomic_writes_leave_no_temp_file_and_a_readable_file(tmp_path, monkeypatch):
-    import suite.atomic
-    from suite.atomic import write_text_atomic
+    import joulebench.files
+    from joulebench.files import write_text_atomic
 
     target = tmp_path / "sub" / "x.json"
     write_text_atomic(target, "{}")
@@ -283,7 +283,7 @@ def test_atomic_writes_leave_no_temp_file_and_a_readable_file(tmp_path, monkeypa
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(suite.atomic.os, "replace", failing_replace)
+    monkeypatch.setattr(joulebench.files.os, "replace", failing_replace)
     with pytest.raises(OSError):
         write_text_atomic(target, '{"new": 1}')
     assert target.read_text() == "{}"

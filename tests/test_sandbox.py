@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from suite.sandbox import (
+from joulebench.scoring.sandbox import (
     EstimatorRejected,
     Outcome,
     SandboxLimits,
@@ -20,8 +20,8 @@ from suite.sandbox import (
     judge,
     parse_estimates,
 )
-from suite.errors import InputError
-from suite.schemas import RunFacts
+from joulebench.errors import InputError
+from joulebench.formats import RunFacts
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 
 RUNS = {"site.a.r01", "site.b.r01"}
@@ -172,7 +172,7 @@ def test_frames_are_split_across_reads_and_streams():
 
 
 def test_the_facts_given_to_an_estimator_hold_no_metered_energy():
-    from suite.schemas import HardwareProfile, WorkloadSpec
+    from joulebench.formats import HardwareProfile, WorkloadSpec
 
     facts = RunFacts(
         run_id="site.a.r01",

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from suite.cli import main
-from suite.errors import InputError
-from suite.schemas import ScoreSummary
-from suite.scoring import (
+from joulebench.cli import main
+from joulebench.errors import InputError
+from joulebench.formats import ScoreSummary
+from joulebench.scoring import (
     EstimatorColumn,
     RunTable,
     load_records,
@@ -378,7 +378,7 @@ def test_scoring_needs_no_torch(tmp_path):
 
     folder = runs_folder(tmp_path, [make_record("w1", truth={"gpu": 10.0})])
     code = (
-        "import sys; from suite.scoring import score_runs; import suite.commands_scoring, suite.submission; "
+        "import sys; from joulebench.scoring import score_runs; import joulebench.cli.score, joulebench.scoring.submission; "
         f"score_runs({str(folder)!r}, resamples=10); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

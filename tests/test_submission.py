@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from suite.cli import main
-from suite.errors import InputError
-from suite.schemas import SCHEMAS, EstimateFile
-from suite.scoring import score_runs
-from suite.submission import read_submission
+from joulebench.cli import main
+from joulebench.errors import InputError
+from joulebench.formats import SCHEMAS, EstimateFile
+from joulebench.scoring import score_runs
+from joulebench.scoring.submission import read_submission
 from tests.doubles.records import live_estimate, make_record, write_records
 
 HEADER = "estimator_id,estimator_version,run_id,boundary,energy_j,unit\n"

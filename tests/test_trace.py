@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from suite.trace import MAX_POINTS, CpuUtilization, Trace, _mean_blocks
+from joulebench.measure.trace import MAX_POINTS, CpuUtilization, Trace, _mean_blocks
 from tests.doubles.scripted_meter import ScriptedMeter
 
 

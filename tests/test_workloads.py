@@ -1,4 +1,4 @@
-"""The pinned suite (workloads/), the model builders (suite.models) and pinning (suite.pinning)."""
+"""The pinned suite (workloads/), the model builders (joulebench.measure.models) and pinning (joulebench.measure.pinning)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from suite import catalog, sizing
-from suite.errors import InputError
-from suite.schemas import WorkloadSpec
+from joulebench import catalog
+from joulebench.catalog import sizing
+from joulebench.errors import InputError
+from joulebench.formats import WorkloadSpec
 
 torch = pytest.importorskip("torch")
-models = pytest.importorskip("suite.models")
-pinning = pytest.importorskip("suite.pinning")
+models = pytest.importorskip("joulebench.measure.models")
+pinning = pytest.importorskip("joulebench.measure.pinning")
 
 ALL_SPECS = catalog.load_workloads()
 GPU = catalog.load_workloads("gpu-v1")

@@ -59,7 +59,7 @@ def wheelhouse() -> Path:
 
 @pytest.fixture(scope="session")
 def suite_version() -> str:
-    from suite import __version__
+    from joulebench import __version__
 
     return __version__
 

@@ -4,11 +4,11 @@
   Python 3.11 and `docker import`s it (the root filesystem is cached under
   JOULEBENCH_CACHE, default /var/cache/joulebench, outside the clone).
 - The wheels: `pip download --require-hashes` of requirements.lock and
-  docker/torch-cpu.lock on the host, whose pip finds the CPU build of torch on
+  container-image/torch-cpu.lock on the host, whose pip finds the CPU build of torch on
   the local disk (find-links) and the rest on its index. The wheelhouse is
   cached beside the base; pip re-checks every hash when it reuses a file.
 - The context: exactly what .dockerignore lets `make image` send, plus the
-  wheels under docker/wheels/; built with WHEELS_ONLY=1 (pip never reaches an
+  wheels under container-image/wheels/; built with WHEELS_ONLY=1 (pip never reaches an
   index from inside) and EXTRA_LOCK=torch-cpu.lock (the base has no torch).
 """
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("JOULEBENCH_CACHE", "/var/cache/joulebench"))
 BASE_TAG = "joulebench-ci-base:bookworm-py311"
 SUITE_TAG = "joulebench-test:ci"
-LOCKS = (ROOT / "requirements.lock", ROOT / "docker" / "torch-cpu.lock")
+LOCKS = (ROOT / "requirements.lock", ROOT / "container-image" / "torch-cpu.lock")
 
 
 class BuildFailed(Exception):
@@ -103,7 +103,7 @@ def write_context(
         for relative in context_files():
             add(tar, ROOT / relative, relative)
         for wheel in locked_wheels(wheelhouse):
-            add(tar, wheel, f"docker/wheels/{wheel.name}")
+            add(tar, wheel, f"container-image/wheels/{wheel.name}")
     return target
 
 

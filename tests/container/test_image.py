@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from suite import catalog
-from suite.cli import main
-from suite.container import ContainerError, run_in_container
-from suite.runner import load_record
+from joulebench import catalog
+from joulebench.cli import main
+from joulebench.measure.container import ContainerError, run_in_container
+from joulebench.measure.runner import load_record
 from tests.container import imagebuild
 
 PROBE = (
@@ -95,7 +95,7 @@ def tamper_lock_hash(relative: str, path: Path) -> bytes | None:
 
 def tamper_wheel(relative: str, path: Path) -> bytes | None:
     """The `rich` wheel with one byte more: a file that is not the one the lock names."""
-    if not re.fullmatch(r"docker/wheels/rich-.*\.whl", relative):
+    if not re.fullmatch(r"container-image/wheels/rich-.*\.whl", relative):
         return None
     return path.read_bytes() + b"\0"
 

@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from suite.cli import main
-from suite.sandbox import EstimatorRejected, SandboxLimits, estimate_in_sandbox
-from suite.schemas import RunFacts
+from joulebench.cli import main
+from joulebench.scoring.sandbox import EstimatorRejected, SandboxLimits, estimate_in_sandbox
+from joulebench.formats import RunFacts
 from tests.doubles.records import make_record, write_records
 
 # Reads the facts from stdin and answers TDP x time for every run: a valid submission.

@@ -12,9 +12,9 @@ import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 
-from suite import SUITE_VERSION
-from suite.certificates import certificate_path, write_certificate
-from suite.schemas import Certificate, CertificationPlan, RecordDigest, RunRecord
+from joulebench import SUITE_VERSION
+from joulebench.certify.certificates import certificate_path, write_certificate
+from joulebench.formats import Certificate, CertificationPlan, RecordDigest, RunRecord
 
 
 def unchecked_certificate(results_dir: Path, record: RunRecord, tier: str, boundaries: list[str]) -> Path:

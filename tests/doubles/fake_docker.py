@@ -2,7 +2,7 @@
 
 It holds a few images by reference, records what `containers.create` was asked,
 and plays back a scripted container (its log lines and exit status), so the
-flow of `suite.container.run_in_container` can be checked where no engine runs.
+flow of `joulebench.measure.container.run_in_container` can be checked where no engine runs.
 The real engine is exercised in tests/container/.
 """
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 FAKE_STATIC_PLUGIN = '''
-from suite.estimators import StaticEstimator
+from joulebench.estimators import StaticEstimator
 
 
 class FakeHalfTdp(StaticEstimator):

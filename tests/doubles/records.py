@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from suite import SUITE_VERSION, __version__
-from suite.schemas import (
+from joulebench import SUITE_VERSION, __version__
+from joulebench.formats import (
     BoundaryEnergy,
     DetectedHardware,
     Environment,

@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
-from suite.meters.base import Meter
+from joulebench.measure.meters.base import Meter
 
 
 class ScriptedMeter(Meter):

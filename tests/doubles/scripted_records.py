@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from suite.atomic import write_text_atomic
-from suite.runner import record_path
-from suite.schemas import BoundaryEnergy, HardwareProfile, RunRecord, WorkloadSpec, make_run_id
+from joulebench.files import write_text_atomic
+from joulebench.measure.runner import record_path
+from joulebench.formats import BoundaryEnergy, HardwareProfile, RunRecord, WorkloadSpec, make_run_id
 from tests.doubles.records import START, make_record
 
 
@@ -46,7 +46,7 @@ def scripted_record(
 
 
 class ScriptedRunner:
-    """Stands in for suite.runner.run_workload: writes records the test scripts, where the runner would."""
+    """Stands in for joulebench.measure.runner.run_workload: writes records the test scripts, where the runner would."""
 
     def __init__(self, profile: HardwareProfile, site: str, results_dir: Path, energy_for):
         """energy_for(spec, repeat) -> dict(energy_j=..., cross_checks=..., utilisation_pct=...)."""

@@ -1,0 +1,300 @@
+"""The static leaderboard: read -> score -> aggregate -> render, as separate steps.
+
+- `read_inputs` loads the run records, each site's tier and certificate, and
+  a sha256 of every file it read (the data the site is built from);
+- `score` runs the scorer (joulebench.scoring) with the same default estimator
+  selection as `joulebench score`: every available static estimator, every
+  live one found in the records;
+- `aggregate` (joulebench.board.view) turns records and scores into the
+  `View`: plain view rows, per-workload errors, the SVG charts (joulebench.board.plots)
+  and the downloads. Templates read only this view;
+- `render` writes the pages (jinja2, autoescape on; templates and static
+  assets in leaderboard/), the static assets and the downloads into a fresh
+  folder, and `build_site` swaps that folder into place.
+
+The site works from file:// with no network: relative links only, no
+external scripts, fonts or stylesheets. It is deterministic: no build
+timestamp, every list sorted, every number formatted by one set of filters
+(joulebench.board.format), so the same inputs give a byte-identical site.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from joulebench.board import format as fmt
+from joulebench.errors import InputError
+from joulebench.board.format import markdown_html  # noqa: F401  (re-exported for tests and other callers)
+from joulebench.board.view import Inputs, Scored, SiteCertificate, View, aggregate, manifest_text, slug  # noqa: F401
+from joulebench.formats import BOUNDARIES, TIERS, RunRecord
+
+_DATA = Path(str(resources.files(__name__)))
+TEMPLATES_DIR = _DATA / "templates"
+STATIC_DIR = _DATA / "static"
+# A built site carries this file; only a folder that has it (or an empty one) is ever replaced.
+SITE_MARKER = ".joulebench-site"
+MARKER_TEXT = "Built by `joulebench leaderboard build`; this whole folder is replaced by the next build.\n"
+
+# --------------------------------------------------------------------------- read
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
+    """Records, tiers, certificates and import reports under `runs_dir`; an empty folder gives no records."""
+    from joulebench.certify.certificates import CERTIFICATE_NAME, site_tiers, verify_certificate
+    from joulebench.scoring import load_records
+    from joulebench.certify.tiers import at_least
+
+    runs_dir = Path(runs_dir)
+    if min_tier is not None and min_tier not in TIERS:
+        raise InputError(f"--min-tier: unknown tier {min_tier!r}; tiers are: {', '.join(TIERS)}")
+    digests: dict[str, str] = {}  # relative path -> sha256 of the record files, from the bytes load_records validated
+    records = load_records(runs_dir, digests)  # InputError naming the folder when it is missing
+    tiers = site_tiers(runs_dir)
+    read: list[Path] = []
+    certificates: dict[str, SiteCertificate] = {}
+    import_reports: dict[str, list[dict[str, Any]]] = {}
+    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        cert_path = folder / CERTIFICATE_NAME
+        entry = SiteCertificate(tier=tiers.get(folder.name, "uncertified"))
+        if cert_path.is_file():
+            result = verify_certificate(cert_path)
+            entry.present, entry.certificate, entry.problems = True, result.certificate, list(result.problems)
+            entry.signed, entry.key_id = result.signed, result.key_id
+            read.append(cert_path)
+        certificates[folder.name] = entry
+        for report in sorted(folder.glob("_import-*.json")):
+            read.append(report)
+            import_reports.setdefault(folder.name, []).append(_read_import_report(report))
+    for path in set(read):
+        digests[path.relative_to(runs_dir).as_posix()] = _sha256(path)
+    manifest = sorted(digests.items())
+    inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier)
+    if min_tier is not None:
+        kept = []
+        for record in records:
+            tier = tiers.get(record.site, "uncertified")
+            if at_least(tier, min_tier):
+                kept.append(record)
+            else:
+                inputs.excluded[record.site] = tier
+                inputs.n_excluded_runs += 1
+        inputs.records = kept
+    return inputs
+
+
+def _read_import_report(path: Path) -> dict[str, Any]:
+    """The counts of an importer's report (`_import-<name>.json`); it is shown, never scored."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            "file": path.name,
+            "importer": str(data.get("importer", "")),
+            "runs_seen": int(data.get("runs_seen", 0)),
+            "imported": len(data.get("imported", [])),
+            "skipped_by_reason": {str(k): int(v) for k, v in sorted(data.get("skipped_by_reason", {}).items())},
+            "problem": "",
+        }
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        return {"file": path.name, "importer": "", "runs_seen": 0, "imported": 0, "skipped_by_reason": {},
+                "problem": f"unreadable: {type(exc).__name__}"}
+
+
+# --------------------------------------------------------------------------- score
+
+
+def score(records: list[RunRecord], *, resamples: int | None = None, seed: int | None = None,
+          filters: dict[str, str] | None = None, extra_columns: list | None = None) -> Scored:
+    """Score the records: the default selection of `joulebench score` (every available static, every live).
+
+    `extra_columns` lets the benchmark add synthetic estimator columns; the
+    command line never passes any.
+    """
+    from joulebench import scoring
+    from joulebench.estimators import registry
+    from joulebench.formats import RunFacts
+
+    problems: list[str] = []
+    static_ids, unavailable = scoring.default_static_selection(registry.list_estimators())
+    table = scoring.RunTable.from_records(records)
+    statics = [registry.create_static(eid) for eid in static_ids]
+    facts = [RunFacts.from_record(r) for r in records]
+    columns = scoring.static_columns(table, facts, statics, problems)
+    columns += scoring.live_columns(table, records)
+    columns += list(extra_columns or [])
+    summary = scoring.summarize(
+        table, records, columns,
+        resamples=scoring.DEFAULT_RESAMPLES if resamples is None else resamples,
+        seed=scoring.DEFAULT_SEED if seed is None else seed,
+        unavailable=unavailable, problems=problems, filters=filters or {},
+    )  # fmt: skip
+    return Scored(table, columns, summary)
+
+
+# --------------------------------------------------------------------------- render
+
+
+def environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(pct=fmt.pct, signed_pct=fmt.signed_pct, ci=fmt.ci, energy=fmt.energy, num=fmt.num,
+                       sortkey=fmt.sortkey, rank=fmt.rank)
+    env.globals.update(BOUNDARIES=BOUNDARIES, TIERS=TIERS, tables=fmt)
+    return env
+
+
+def pages(view: View) -> list[tuple[str, str, dict[str, Any]]]:
+    """(output path, template, context) of every page."""
+    out = [
+        ("index.html", "index.html.j2", {}),
+        ("workloads.html", "workloads.html.j2", {}),
+        ("methodology.html", "methodology.html.j2", {}),
+        ("cite.html", "cite.html.j2", {}),
+    ]
+    out += [(e.ref.href, "estimator.html.j2", {"estimator": e}) for e in view.estimators]
+    out += [(w.ref.href, "workload.html.j2", {"workload": w}) for w in view.workloads]
+    out += [(s.ref.href, "site.html.j2", {"site": s}) for s in view.sites]
+    return out
+
+
+def render(view: View, out_dir: Path) -> list[str]:
+    """Write every page, the static assets and the downloads under out_dir; returns the paths written."""
+    env = environment()
+    written = []
+    for path, template_name, context in pages(view):
+        root = "../" * path.count("/")
+        html = env.get_template(template_name).render(view=view, root=root, page=path, **context)
+        target = out_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+        written.append(path)
+    static_out = out_dir / "static"
+    static_out.mkdir(parents=True, exist_ok=True)
+    for asset in sorted(STATIC_DIR.iterdir()):
+        if asset.is_file() and not asset.name.startswith("."):
+            (static_out / asset.name).write_bytes(asset.read_bytes())
+            written.append(f"static/{asset.name}")
+    data_out = out_dir / "data"
+    data_out.mkdir(parents=True, exist_ok=True)
+    for download in view.downloads:
+        (data_out / download.name).write_bytes(download.data)
+        written.append(f"data/{download.name}")
+    (out_dir / SITE_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+    return written
+
+
+def _replace_folder(built: Path, out_dir: Path) -> None:
+    """Swap the freshly built folder into place; the old site goes only after the new one is there."""
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        os.rmdir(old)
+        os.replace(out_dir, old)
+    os.replace(built, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise InputError(f"--out {out_dir}: exists and is not a folder")
+        if any(out_dir.iterdir()) and not (out_dir / SITE_MARKER).is_file():
+            raise InputError(f"--out {out_dir}: the folder is not empty and is not a site this command built "
+                             f"(no {SITE_MARKER} in it); it would be replaced, so choose a new or empty folder")
+
+
+def build_site(runs_dir: Path, out_dir: Path, *, min_tier: str | None = None, resamples: int | None = None,
+               seed: int | None = None) -> View:
+    """Read, score, aggregate and render into out_dir; nothing half-written is left if any step fails."""
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir)
+    with collector_paused():
+        inputs = read_inputs(Path(runs_dir), min_tier)
+        filters = {"min_tier": min_tier} if min_tier else {}
+        scored = score(inputs.records, resamples=resamples, seed=seed, filters=filters) if inputs.records else None
+        view = aggregate(inputs, scored)
+        write_view(view, out_dir)
+    return view
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Pause Python's cycle collector while the site is built.
+
+    A build makes many long-lived objects and hardly any reference cycles; the
+    collector would walk all of them again and again as they pile up. Reading
+    10,000 records spent half its time in it (measured with gc.callbacks).
+    Reference counting still frees everything as usual; the collector
+    resumes afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def write_view(view: View, out_dir: Path) -> None:
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
+    try:
+        os.chmod(building, 0o755)
+        render(view, building)
+        _replace_folder(building, out_dir)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _build_command(args) -> int:
+    view = build_site(Path(args.runs), Path(args.out), min_tier=args.min_tier, resamples=args.resamples, seed=args.seed)
+    index = Path(args.out) / "index.html"
+    if view.n_runs == 0:
+        sys.stderr.write(f"joulebench: note: no runs to score in {args.runs}; the site says so\n")
+    sys.stderr.write(f"wrote {index} ({view.n_runs} runs, {len(view.estimators)} estimators, "
+                     f"{len(view.workloads)} workloads, {len([s for s in view.sites if s.runs])} sites; "
+                     f"data sha256 {view.data_sha256})\n")
+    return 0
+
+
+def register(subparsers) -> None:
+    from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED
+
+    board = subparsers.add_parser("leaderboard", help="the static HTML leaderboard")
+    sub = board.add_subparsers(dest="action", required=True)
+    build = sub.add_parser("build", help="score the runs and render the site into a folder (works from file://)")
+    build.add_argument("--runs", default="results", help="folder of run records, results/<site>/<run_id>.json (default: results)")
+    build.add_argument("--out", default="leaderboard/site", help="output folder, replaced as a whole (default: leaderboard/site)")
+    build.add_argument("--min-tier", choices=list(TIERS), default=None,
+                       help="only runs from sites certified at this tier or better")
+    build.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default: %(default)s)")
+    build.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
+    build.set_defaults(handler=_build_command)

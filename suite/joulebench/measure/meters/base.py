@@ -1,0 +1,112 @@
+"""The one interface every energy meter implements.
+
+A meter covers exactly one boundary and reads cumulative energy in joules from
+an arbitrary origin; a window's energy is the difference of two reads. Raw
+counters stay in their native unit inside the meter and become joules once,
+in `read_energy_j`. Meters that integrate power poll it on a thread of their
+own between `start()` and `stop()`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from joulebench.errors import JoulebenchError
+from joulebench.formats import Boundary, MeterMethod
+
+
+class MeterError(JoulebenchError):
+    """A meter failed to read; the vendor's error is chained as the cause."""
+
+
+class Meter(ABC):
+    #: unique on a machine, e.g. "nvml-energy:gpu" or "rapl:package-0"
+    id: str
+    boundary: Boundary
+    method: MeterMethod
+    #: how often the underlying value changes, in seconds
+    update_period_s: float
+
+    def start(self) -> None:
+        """Begin sampling (integrated meters); counters need nothing."""
+
+    def stop(self) -> None:
+        """Stop sampling and release what `start` took."""
+
+    @abstractmethod
+    def read_energy_j(self) -> float:
+        """Cumulative energy in joules since an arbitrary origin; never decreases."""
+
+    def read_power_w(self) -> float | None:
+        """Instantaneous power for the trace, where the source has it."""
+        return None
+
+    def per_device_energy_j(self) -> dict[str, float]:
+        """Cumulative energy per device (e.g. per GPU), where the meter sums several."""
+        return {}
+
+    def close(self) -> None:
+        self.stop()
+
+    def describe(self) -> dict:
+        return {
+            "id": self.id,
+            "boundary": self.boundary,
+            "method": self.method,
+            "update_period_s": self.update_period_s,
+        }
+
+
+class PowerIntegrator:
+    """Trapezoidal integration of a power reading polled on a daemon thread.
+
+    Used by meters whose source reports power but no energy counter. The poll
+    period should match the source's update period: polling faster only reads
+    the same value again.
+    """
+
+    def __init__(self, read_power_w: Callable[[], float], period_s: float, clock: Callable[[], float] = time.monotonic):
+        self._read = read_power_w
+        self._period = period_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._energy_j = 0.0
+        self._last: tuple[float, float] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        now, power = self._clock(), self._read()
+        with self._lock:
+            if self._last is not None:
+                t0, p0 = self._last
+                self._energy_j += 0.5 * (p0 + power) * (now - t0)
+            self._last = (now, power)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self.sample()
+        self._thread = threading.Thread(target=self._loop, name="power-integrator", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._period):
+            self.sample()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+
+    def energy_j(self) -> float:
+        """Energy so far, including the stretch since the last poll."""
+        self.sample()
+        with self._lock:
+            return self._energy_j
