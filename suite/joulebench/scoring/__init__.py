@@ -48,6 +48,7 @@ from joulebench.catalog import format_validation_error
 from joulebench.errors import InputError
 from joulebench.formats import (
     BOUNDARIES,
+    SLICE_DIMENSIONS,
     Comparison,
     Estimate,
     Interval,
@@ -64,7 +65,7 @@ from joulebench.formats import (
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20251128
 CONFIDENCE = 0.95
-SLICE_DIMENSIONS = ("all", "domain", "task", "size", "profile", "site")
+
 # results/<site>/ also holds the site's certificate; it is not a run record.
 NOT_RECORDS = {"certificate.json"}
 MAX_FAILURES_LISTED = 5

@@ -1,0 +1,69 @@
+"""What estimators see and say: the run facts a static estimator may know, and estimates files."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from joulebench.formats.profile import HardwareProfile
+from joulebench.formats.record import RunRecord
+from joulebench.formats.vocabulary import Boundary, Identifier, Strict
+from joulebench.formats.workload import WorkloadSpec
+
+class RunFacts(Strict):
+    """What a static estimator may know about a run: only what any user could know.
+
+    The spec, the declared hardware and what a user observes while the job runs
+    (how long, how many iterations, how busy the devices looked). Never the
+    metered energy and never the power trace: an estimator that saw those would
+    be reading the answer. The sandbox pipes this model, as JSON, into
+    estimators it does not trust.
+    """
+
+    run_id: str
+    workload: WorkloadSpec
+    profile: HardwareProfile
+    duration_s: float = Field(gt=0)
+    iterations: int = Field(gt=0)
+    items: int = Field(ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+    device_count: int = Field(ge=0, description="accelerators the run used")
+    # Means of the utilisation samples of the trace; None when there was no trace.
+    mean_gpu_util_pct: float | None = Field(default=None, ge=0)
+    mean_cpu_util_pct: float | None = Field(default=None, ge=0)
+
+    @classmethod
+    def from_record(cls, record: RunRecord) -> RunFacts:
+        trace = record.trace
+        return cls(
+            run_id=record.run_id,
+            workload=record.workload,
+            profile=record.profile,
+            duration_s=record.duration_s,
+            iterations=record.iterations,
+            items=record.items,
+            tokens=record.tokens,
+            device_count=record.device_count,
+            mean_gpu_util_pct=trace.mean_gpu_util_pct if trace else None,
+            mean_cpu_util_pct=trace.mean_cpu_util_pct if trace else None,
+        )
+
+
+class Estimate(Strict):
+    """One row of an estimates file: what an estimator said one run drew at one boundary."""
+
+    estimator_id: Identifier
+    estimator_version: Annotated[str, Field(min_length=1, max_length=64)]
+    run_id: Annotated[str, Field(min_length=1, max_length=300)]
+    boundary: Boundary
+    energy_j: float = Field(ge=0, allow_inf_nan=False, description="joules (1 kWh = 3,600,000 J)")
+    # Optional; when given it must say joules, so a file in kWh is refused, not misread.
+    unit: Literal["J"] = "J"
+
+
+class EstimateFile(Strict):
+    """A submission of estimates produced outside joulebench (JSON form; CSV has the same columns)."""
+
+    schema_version: Literal[1] = 1
+    estimates: list[Estimate] = Field(min_length=1)

@@ -1,0 +1,174 @@
+"""The run record: one measured window of one workload on one site (results/<site>/<run_id>.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from joulebench.formats.profile import HardwareProfile
+from joulebench.formats.vocabulary import Boundary, Identifier, MeterMethod, Strict
+from joulebench.formats.workload import WorkloadSpec
+
+RECORD_SCHEMA_VERSION = 1
+
+class DetectedGpu(Strict):
+    index: int
+    name: str
+    memory_gib: float | None = None
+    power_limit_w: float | None = None
+    uuid_hash: str | None = None  # sha256 prefix: identifies a board without publishing its UUID
+
+
+class DetectedHardware(Strict):
+    gpus: list[DetectedGpu] = Field(default_factory=list)
+    gpu_driver: str | None = None
+    cpu_model: str | None = None
+    cpu_sockets: int | None = None
+    cpu_cores: int | None = None
+    cpu_threads: int | None = None
+    memory_gib: float | None = None
+
+
+class HardwareCheck(Strict):
+    profile_id: str
+    errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Environment(Strict):
+    python: str
+    platform: str
+    joulebench: str
+    torch: str | None = None
+    cuda: str | None = None
+    cudnn: str | None = None
+    gpu_driver: str | None = None
+    torchvision: str | None = None
+    transformers: str | None = None
+    nvidia_ml_py: str | None = None
+    container_image_digest: str | None = None
+
+
+class BoundaryEnergy(Strict):
+    """What one meter measured over one window."""
+
+    boundary: Boundary
+    meter_id: str
+    method: MeterMethod
+    update_period_s: float = Field(gt=0)
+    energy_j: float = Field(ge=0)
+    mean_power_w: float = Field(ge=0)
+    idle_power_w: float | None = Field(default=None, ge=0)
+    # idle_power_w x duration: what the boundary draws doing nothing.
+    static_energy_j: float | None = Field(default=None, ge=0)
+    # energy_j - static_energy_j; can be slightly negative on a noisy idle.
+    dynamic_energy_j: float | None = None
+    per_device_j: dict[str, float] = Field(default_factory=dict)
+    # The smallest step the meter can show (1 Wh = 3600 J for a kWh display).
+    resolution_j: float | None = Field(default=None, gt=0)
+
+
+class MissingBoundary(Strict):
+    boundary: Boundary
+    reason: str
+
+
+class PowerTrace(Strict):
+    """Downsampled samples taken in the background during the window."""
+
+    period_s: float = Field(gt=0)
+    t_s: list[float]
+    power_w: dict[str, list[float | None]] = Field(default_factory=dict)
+    gpu_util_pct: list[float | None] = Field(default_factory=list)
+    cpu_util_pct: list[float | None] = Field(default_factory=list)
+
+    @property
+    def mean_gpu_util_pct(self) -> float | None:
+        values = [v for v in self.gpu_util_pct if v is not None]
+        return sum(values) / len(values) if values else None
+
+    @property
+    def mean_cpu_util_pct(self) -> float | None:
+        values = [v for v in self.cpu_util_pct if v is not None]
+        return sum(values) / len(values) if values else None
+
+
+class LiveEstimate(Strict):
+    """What a live estimator said about the same window, raw output kept."""
+
+    estimator_id: str
+    estimator_version: str
+    boundary: Boundary
+    energy_j: float = Field(ge=0)
+    mode: str = ""
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class Provenance(Strict):
+    """Where a record that joulebench did not measure itself comes from."""
+
+    source: str
+    citation: str
+    repository: str | None = None
+    files: list[str] = Field(default_factory=list)
+    commit: str | None = None
+    note: str = ""
+
+
+class RunRecord(Strict):
+    schema_version: Literal[1] = RECORD_SCHEMA_VERSION
+    run_id: str
+    suite_version: str
+    site: Identifier
+    repeat: int = Field(ge=1)
+    workload: WorkloadSpec
+    spec_hash: str
+    profile: HardwareProfile
+    profile_hash: str
+    hardware: DetectedHardware
+    hardware_check: HardwareCheck
+    environment: Environment
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float = Field(gt=0)
+    iterations: int = Field(gt=0)
+    items: int = Field(ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+    device_count: int = Field(ge=0)
+    idle_window_s: float = Field(ge=0)
+    energy: list[BoundaryEnergy] = Field(description="primary meter per boundary: the truth")
+    cross_checks: list[BoundaryEnergy] = Field(default_factory=list)
+    missing_boundaries: list[MissingBoundary] = Field(default_factory=list)
+    trace: PowerTrace | None = None
+    live_estimates: list[LiveEstimate] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    provenance: Provenance | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunRecord:
+        if self.spec_hash != self.workload.spec_hash:
+            raise ValueError("spec_hash does not match the embedded workload spec")
+        if self.profile_hash != self.profile.profile_hash:
+            raise ValueError("profile_hash does not match the embedded hardware profile")
+        seen = [e.boundary for e in self.energy]
+        if len(seen) != len(set(seen)):
+            raise ValueError(f"more than one primary meter for a boundary: {seen}")
+        return self
+
+    def truth_j(self, boundary: str) -> float | None:
+        """Metered energy for a boundary, or None when no meter covered it."""
+        for entry in self.energy:
+            if entry.boundary == boundary:
+                return entry.energy_j
+        return None
+
+
+def make_run_id(site: str, spec: WorkloadSpec, repeat: int) -> str:
+    """Deterministic, so a rerun finds (and skips) windows already recorded."""
+    return f"{site}.{spec.id}.{spec.spec_hash[:10]}.r{repeat:02d}"

@@ -1,0 +1,114 @@
+"""The score summary: everything the leaderboard reads (`joulebench score --format json`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from joulebench.formats.vocabulary import Boundary, EstimatorSource, SliceDimension, Strict
+
+class Interval(Strict):
+    low: float
+    high: float
+
+
+class MetricInfo(Strict):
+    """How to read one metric; travels with the scores so a renderer needs no code."""
+
+    name: str
+    display: str
+    unit: str
+    lower_is_better: bool | None
+    description: str
+
+
+class ScoredEstimator(Strict):
+    id: str
+    version: str
+    source: EstimatorSource
+    boundaries: list[Boundary]
+    available: bool = True
+    reason: str = ""
+    # Runs the estimator was asked about and failed on (an exception or an invalid value).
+    failures: int = 0
+
+
+class Score(Strict):
+    """One estimator on one boundary over one slice of the runs.
+
+    Relative errors are (estimate - truth) / truth, in percent. n counts runs
+    with both metered truth and an estimate; coverage = n / n_truth, the share
+    of the runs it could be scored on that it did answer for.
+    """
+
+    estimator_id: str
+    estimator_version: str
+    source: EstimatorSource
+    boundary: Boundary
+    slice: SliceDimension
+    slice_value: str
+    n_runs: int = Field(ge=0, description="runs in the slice")
+    n_truth: int = Field(ge=0, description="runs in the slice with metered truth at this boundary")
+    n_estimates: int = Field(ge=0, description="runs in the slice with an estimate at this boundary")
+    n: int = Field(ge=0, description="runs scored: truth and estimate both present")
+    n_workloads: int = Field(ge=0, description="distinct workloads among the scored runs")
+    coverage: float | None = None
+    mape_pct: float | None = None
+    mape_ci_pct: Interval | None = None
+    median_ape_pct: float | None = None
+    signed_mean_error_pct: float | None = None
+    signed_mean_error_ci_pct: Interval | None = None
+    p90_ape_pct: float | None = None
+    max_ape_pct: float | None = None
+    rank: int | None = Field(default=None, description="by MAPE; tied estimators share the rank of the first of their group")
+    tied_with_previous: bool | None = None
+
+
+class Comparison(Strict):
+    """Paired comparison of two neighbours in a ranking, on the runs both answered."""
+
+    boundary: Boundary
+    slice: SliceDimension
+    slice_value: str
+    better: str
+    worse: str
+    n_common: int
+    n_common_workloads: int
+    mape_diff_pct: float | None = None
+    mape_diff_ci_pct: Interval | None = None
+    tied: bool
+    basis: str
+
+
+class ScoringSettings(Strict):
+    resamples: int
+    confidence: float
+    seed: int
+    resampling_unit: Literal["workload"] = "workload"
+    ci_method: str
+    tie_rule: str
+
+
+class RunsOverview(Strict):
+    n_runs: int
+    n_workloads: int
+    sites: list[str]
+    profiles: list[str]
+    truth_runs: dict[str, int] = Field(description="runs with metered truth, per boundary")
+    run_ids_sha256: str = Field(description="sha256 of the sorted run ids scored")
+    filters: dict[str, str] = Field(default_factory=dict)
+
+
+class ScoreSummary(Strict):
+    """Everything the leaderboard reads: it never opens run records itself."""
+
+    schema_version: Literal[1] = 1
+    suite_version: str
+    settings: ScoringSettings
+    runs: RunsOverview
+    metrics: list[MetricInfo]
+    estimators: list[ScoredEstimator]
+    scores: list[Score]
+    comparisons: list[Comparison]
+    problems: list[str] = Field(default_factory=list)
