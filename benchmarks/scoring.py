@@ -105,7 +105,8 @@ def end_to_end(runs: int, workloads: int, resamples: int) -> None:
     """score_runs on record files: reading, validating, static estimators, scoring (still synthetic numbers)."""
     import tempfile
 
-    from joulebench.scoring import load_records, score_runs
+    from joulebench.records import load_records
+    from joulebench.scoring import score_runs
     from tests.doubles.records import live_estimate, make_record, write_records
 
     rng = np.random.default_rng(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from joulebench import catalog
+from joulebench import catalog, files
 from joulebench.cli import main
 from joulebench.errors import InputError
 from joulebench.formats import HardwareProfile, WorkloadSpec
@@ -152,7 +152,7 @@ def test_unreadable_yaml_is_an_input_error(tmp_path, text, expected):
     path = tmp_path / "x.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=expected) as info:
-        catalog.read_yaml(path)
+        files.read_yaml(path)
     assert str(path) in str(info.value) or "_missing.yaml" in str(info.value)
 
 

@@ -27,7 +27,7 @@ from joulebench.certify.checks import (
     record_series,
     repeatability_checks,
 )
-from joulebench.measure.meters.external import DeviceClock
+from joulebench.measure.meters.base import DeviceClock
 from joulebench.formats import CertificationCheck, CertificationPlan, HardwareCheck, HardwareProfile, WorkloadSpec
 from tests.doubles.fake_clock import FakeClock
 from tests.doubles.scripted_meter import ScriptedMeter
@@ -307,6 +307,8 @@ def test_repeatability_holds_compute_bound_workloads_to_two_percent(profile, spe
 
 
 class ClockedMeter(ScriptedMeter):
+    has_device_clock = True
+
     def __init__(self, offset_s, **kw):
         super().__init__(**kw)
         self.offset_s = offset_s

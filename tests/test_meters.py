@@ -80,8 +80,8 @@ def test_gpu_cpu_and_dram_covered_leaves_only_node_missing(tmp_path: Path):
 
 def test_the_first_probe_to_cover_a_boundary_is_primary_and_later_ones_cross_check(tmp_path: Path):
     probes = (
-        Probe("first", "tests.test_meters:first_node_probe", ("node",)),
-        Probe("second", "tests.test_meters:second_node_probe", ("node",)),
+        Probe("first", ("node",), first_node_probe),
+        Probe("second", ("node",), second_node_probe),
     )
     found = discover_meters(tmp_path, probes=probes)
     assert [m.id for m in found.meters] == ["scripted:first"]
@@ -92,9 +92,12 @@ def test_the_first_probe_to_cover_a_boundary_is_primary_and_later_ones_cross_che
 
 
 def test_a_probe_that_breaks_costs_only_its_own_boundaries(tmp_path: Path):
+    def missing_module(options):
+        raise ImportError("No module named 'tests.no_such_module'")
+
     probes = (
-        Probe("Plug", "tests.test_meters:broken_probe", ("node",)),
-        Probe("missing module", "tests.no_such_module:probe", ("cpu",)),
+        Probe("Plug", ("node",), broken_probe),
+        Probe("missing module", ("cpu",), missing_module),
     )
     found = discover_meters(tmp_path, probes=probes)
     missing = {m.boundary: m.reason for m in missing_boundaries(found)}

@@ -10,7 +10,8 @@ import pytest
 from joulebench import catalog
 from joulebench.measure.environment import fingerprint
 from joulebench.errors import InputError
-from joulebench.measure.runner import MeterSet, RunContext, load_record, record_path, run_workload
+from joulebench.measure.runner import MeterSet, RunContext, run_workload
+from joulebench.records import read_record as load_record, record_path
 from joulebench.formats import DetectedHardware, HardwareCheck, MissingBoundary, RunRecord, make_run_id
 from tests.doubles.scripted_meter import ScriptedMeter
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD

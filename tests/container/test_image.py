@@ -19,7 +19,7 @@ import pytest
 from joulebench import catalog
 from joulebench.cli import main
 from joulebench.measure.container import ContainerError, run_in_container
-from joulebench.measure.runner import load_record
+from joulebench.records import read_record as load_record
 from tests.container import imagebuild
 
 PROBE = (

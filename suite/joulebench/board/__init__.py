@@ -55,7 +55,7 @@ def _sha256(path: Path) -> str:
 def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
     """Records, tiers, certificates and import reports under `runs_dir`; an empty folder gives no records."""
     from joulebench.certify.certificates import CERTIFICATE_NAME, site_tiers, verify_certificate
-    from joulebench.scoring import load_records
+    from joulebench.records import load_records
     from joulebench.certify.tiers import at_least
 
     runs_dir = Path(runs_dir)

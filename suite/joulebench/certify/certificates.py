@@ -51,9 +51,9 @@ def write_certificate(path: Path, certificate: Certificate) -> None:
 
 
 def load_certificate(path: Path) -> Certificate:
-    from joulebench.catalog import load_json_file
+    from joulebench.files import load_json_model
 
-    return load_json_file(Certificate, path, "certificate")
+    return load_json_model(Certificate, path, "certificate")
 
 
 # --------------------------------------------------------------------------- keys

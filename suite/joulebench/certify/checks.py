@@ -150,7 +150,7 @@ class MeterProbe:
 
 def probe_meter(meter: Meter, seconds: float, timing: Timing) -> MeterProbe:
     """Read a meter back to back for `seconds`, no faster than it tolerates."""
-    interval = max(getattr(meter, "min_read_interval_s", 0.0), MIN_PROBE_INTERVAL_S)
+    interval = max(meter.min_read_interval_s, MIN_PROBE_INTERVAL_S)
     probe = MeterProbe(meter.id)
     end = timing.clock() + seconds
     while True:
@@ -528,11 +528,10 @@ def clock_checks(meters: Sequence[Meter], plan: CertificationPlan) -> list[Certi
     """External meters that report their own time must agree with the host's clock."""
     checks = []
     for meter in meters:
-        read = getattr(meter, "read_device_clock", None)
-        if read is None:
+        if not meter.has_device_clock:
             continue  # on the host: it shares the host's clock
         try:
-            reading = read()
+            reading = meter.read_device_clock()
         except Exception as e:
             checks.append(_check("clock", meter.id, "fail", boundary=meter.boundary, detail=f"could not read the device's time: {type(e).__name__}: {e}"))
             continue
@@ -660,25 +659,23 @@ class CertificationInputs:
 
 
 def _record_digests(records: Sequence[RunRecord], results_dir: Path, site: str) -> list[RecordDigest]:
-    import hashlib
-
-    from joulebench.measure.runner import record_path
+    from joulebench.records import file_sha256, record_path
 
     digests = []
     for record in records:
         path = record_path(results_dir, site, record.run_id)
-        digests.append(RecordDigest(path=path.name, run_id=record.run_id, sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
+        digests.append(RecordDigest(path=path.name, run_id=record.run_id, sha256=file_sha256(path)))
     return digests
 
 
 def _collect_records(spec: WorkloadSpec, inputs: CertificationInputs) -> list[RunRecord]:
     """Every repeat's record on disk, whether this call measured it or an earlier one did."""
-    from joulebench.measure.runner import load_record, record_path
+    from joulebench.records import read_record, record_path
     from joulebench.formats import make_run_id
 
     inputs.run_windows(spec, inputs.plan.repeats)
     return [
-        load_record(record_path(inputs.results_dir, inputs.site, make_run_id(inputs.site, spec, r)))
+        read_record(record_path(inputs.results_dir, inputs.site, make_run_id(inputs.site, spec, r)))
         for r in range(1, inputs.plan.repeats + 1)
     ]
 

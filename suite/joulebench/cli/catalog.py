@@ -116,9 +116,9 @@ def _validate(args) -> int:
 
 
 def _load_run(path):
-    from joulebench.measure.runner import load_record
+    from joulebench.records import read_record
 
-    return load_record(path)
+    return read_record(path)
 
 
 def register(subparsers) -> None:

@@ -14,17 +14,13 @@ never dropped silently.
 
 from __future__ import annotations
 
-import difflib
-import functools
-import importlib
 import re
-import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from joulebench.errors import InputError
 from joulebench.formats import BOUNDARIES, ID_PATTERN
+from joulebench.registry import Entry, EntryLoadError, Registry
 from joulebench.estimators.base import Estimator, EstimatorUnavailableError, LiveEstimator, StaticEstimator
 
 ENTRY_POINT_GROUP = "joulebench.estimators"
@@ -65,54 +61,6 @@ class EstimatorInfo:
         }
 
 
-@dataclass
-class _Entry:
-    target: str
-    source: str
-    problem: str = ""
-
-
-def _entry_points() -> list[metadata.EntryPoint]:
-    return list(_entry_points_on(tuple(sys.path)))
-
-
-@functools.lru_cache(maxsize=8)
-def _entry_points_on(search_path: tuple[str, ...]) -> tuple[metadata.EntryPoint, ...]:
-    # Scanning every installed distribution costs ~20 ms; a build asks many times.
-    # Keyed on sys.path, so a plugin folder added to the path is seen.
-    return tuple(metadata.entry_points(group=ENTRY_POINT_GROUP))
-
-
-def _entries() -> dict[str, _Entry]:
-    entries = {eid: _Entry(target, "builtin") for eid, target in BUILTINS.items()}
-    for ep in sorted(_entry_points(), key=lambda e: (e.name, e.value)):
-        dist = getattr(ep.dist, "name", None) or "unknown distribution"
-        source = f"entry point {ep.name} = {ep.value} ({dist})"
-        existing = entries.get(ep.name)
-        if existing is None:
-            entries[ep.name] = _Entry(ep.value, source)
-        elif existing.target == ep.value:
-            continue  # joulebench's own pyproject declares its built-ins in the group too
-        elif existing.source == "builtin":
-            # The built-in keeps its id; the clash is reported, not resolved silently.
-            problem = f"id {ep.name!r} is a built-in estimator's; rename the entry point"
-            entries[f"{ep.name} ({dist})"] = _Entry(ep.value, source, problem=problem)
-        else:
-            existing.problem = f"two entry points claim id {ep.name!r}: {existing.target} and {ep.value}"
-    return entries
-
-
-def _import(target: str) -> type:
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"entry point {target!r} is not 'module:Class'")
-    module = importlib.import_module(module_name)
-    obj = module
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _check_class(estimator_id: str, cls: object) -> type[Estimator]:
     """A plugin must be an Estimator subclass that declares what the scorer relies on."""
     if not (isinstance(cls, type) and issubclass(cls, (StaticEstimator, LiveEstimator))):
@@ -131,42 +79,36 @@ def _check_class(estimator_id: str, cls: object) -> type[Estimator]:
     return cls
 
 
-def _load(estimator_id: str, entry: _Entry) -> type[Estimator]:
-    if entry.problem:
-        raise EstimatorUnavailableError(f"estimator {estimator_id!r} is unavailable: {entry.problem}")
+ESTIMATORS: Registry[type[Estimator]] = Registry("estimator", BUILTINS, group=ENTRY_POINT_GROUP, check=_check_class)
+
+
+def _load(entry: Entry) -> type[Estimator]:
     try:
-        return _check_class(estimator_id, _import(entry.target))
-    except Exception as exc:  # a plugin's import error is its own, reported with its target
-        raise EstimatorUnavailableError(
-            f"estimator {estimator_id!r} could not be loaded from {entry.target}: {type(exc).__name__}: {exc}"
-        ) from exc
+        return ESTIMATORS.load_entry(entry)
+    except EntryLoadError as exc:
+        raise EstimatorUnavailableError(str(exc)) from exc
 
 
 def known_ids() -> list[str]:
-    return sorted(_entries())
+    return ESTIMATORS.names()
 
 
 def unknown_estimator(estimator_id: str, choices: list[str]) -> InputError:
     """The error for an id nobody registered, with the closest valid id."""
-    close = difflib.get_close_matches(estimator_id, choices, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return InputError(f"unknown estimator {estimator_id!r}.{hint} Valid: {', '.join(choices)}")
+    return ESTIMATORS.unknown(estimator_id, choices)
 
 
 def get_class(estimator_id: str) -> type[Estimator]:
     """The estimator's class; InputError for an unknown id, EstimatorUnavailableError for a broken plugin."""
-    entries = _entries()
-    if estimator_id not in entries:
-        raise unknown_estimator(estimator_id, sorted(entries))
-    return _load(estimator_id, entries[estimator_id])
+    return _load(ESTIMATORS.entry(estimator_id))
 
 
 def list_estimators() -> list[EstimatorInfo]:
     """Every registered estimator, loadable or not, with whether it can run here and why not."""
     infos = []
-    for estimator_id, entry in sorted(_entries().items()):
+    for estimator_id, entry in sorted(ESTIMATORS.entries().items()):
         try:
-            cls = _load(estimator_id, entry)
+            cls = _load(entry)
         except EstimatorUnavailableError as exc:
             infos.append(EstimatorInfo(estimator_id, "", "unknown", (), False, str(exc), entry.source, entry.target))
             continue

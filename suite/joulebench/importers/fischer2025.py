@@ -62,7 +62,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from joulebench import SUITE_VERSION, __version__, catalog
-from joulebench.catalog import format_validation_error
+from joulebench.files import format_validation_error
 from joulebench.errors import InputError
 from joulebench.formats import (
     ID_PATTERN,

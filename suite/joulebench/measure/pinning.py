@@ -20,7 +20,8 @@ import yaml
 
 from joulebench.catalog import sizing
 from joulebench.files import write_text_atomic
-from joulebench.catalog import WORKLOADS_DIR, list_tracks, read_yaml, validate
+from joulebench.catalog import WORKLOADS_DIR, list_tracks
+from joulebench.files import read_yaml, validate
 from joulebench.errors import InputError
 from joulebench.formats import WorkloadSpec
 

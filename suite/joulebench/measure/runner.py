@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from joulebench import SUITE_VERSION
-from joulebench.files import write_text_atomic
+from joulebench.records import read_record, record_path, write_record
 from joulebench.errors import NoMeterError
 from joulebench.measure.meters.base import Meter
 from joulebench.formats import (
@@ -71,16 +71,6 @@ class RunContext:
     idle_s: float = DEFAULT_IDLE_S
     trace_period_s: float = 0.1
     live_estimators: Sequence[str] = ()
-
-
-def record_path(out_dir: Path, site: str, run_id: str) -> Path:
-    return Path(out_dir) / site / f"{run_id}.json"
-
-
-def load_record(path: Path) -> RunRecord:
-    from joulebench.catalog import load_json_file
-
-    return load_json_file(RunRecord, path, "run record")
 
 
 def _read_all(meters: Sequence[Meter]) -> dict[str, float]:
@@ -178,7 +168,7 @@ def _measure(workload, spec, repeat, ctx, idle_w, trace, live) -> RunRecord:
     missing = list(meters.missing)
     primary = []
     for meter in meters.primary:
-        quality = meter.window_quality(t0, t1) if hasattr(meter, "window_quality") else None
+        quality = meter.window_quality(t0, t1)
         if quality is not None and not quality.valid:
             warnings.append(quality.as_warning())
             missing.append(MissingBoundary(boundary=meter.boundary, reason=quality.as_warning()))
@@ -225,7 +215,7 @@ def pending_repeats(spec: WorkloadSpec, ctx: RunContext, repeats: int) -> list[i
     for repeat in range(1, repeats + 1):
         path = record_path(ctx.out_dir, ctx.site, make_run_id(ctx.site, spec, repeat))
         if path.exists():
-            load_record(path)  # a damaged record is an error, never silently redone
+            read_record(path)  # a damaged record is an error, never silently redone
         else:
             todo.append(repeat)
     return todo
@@ -256,8 +246,7 @@ def run_workload(
         idle_w = measure_idle(ctx.meters.all(), ctx.idle_s)
         for repeat in todo:
             record = measure_window(workload, spec, repeat, ctx, idle_w, live)
-            path = record_path(ctx.out_dir, ctx.site, record.run_id)
-            write_text_atomic(path, record.model_dump_json(indent=1))
+            write_record(ctx.out_dir, record)
             written.append(record)
             if on_window:
                 on_window(record)

@@ -44,7 +44,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from joulebench import SUITE_VERSION
-from joulebench.catalog import format_validation_error
+from joulebench.records import load_records
 from joulebench.errors import InputError
 from joulebench.formats import (
     BOUNDARIES,
@@ -66,8 +66,6 @@ DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20251128
 CONFIDENCE = 0.95
 
-# results/<site>/ also holds the site's certificate; it is not a run record.
-NOT_RECORDS = {"certificate.json"}
 MAX_FAILURES_LISTED = 5
 
 METRICS = [
@@ -85,98 +83,6 @@ METRICS = [
     MetricInfo(name="max_ape_pct", display="max APE", unit="%", lower_is_better=True,
                description="largest |estimate - truth| / truth"),
 ]
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def record_files(runs_dir: Path) -> list[Path]:
-    """Every run record under a results folder, sorted; hidden files and folders and certificates skipped."""
-    runs_dir = Path(runs_dir)
-    return [runs_dir.joinpath(*parts) for parts in _record_parts(runs_dir)]
-
-
-def _record_parts(runs_dir: Path) -> list[tuple[str, ...]]:
-    """`record_files` as path components relative to runs_dir, sorted as the Paths sort.
-
-    The same files as `runs_dir.rglob("*.json")` minus the skipped ones, found with
-    os.scandir: pathlib's glob and Path objects were a third of reading 10,000 records.
-    """
-    found: list[tuple[str, ...]] = []
-
-    def walk(folder: str, parts: tuple[str, ...]) -> None:
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except PermissionError:
-            return
-        for entry in entries:
-            name = entry.name
-            # "_name.json" files beside records are reports (an import's), not records.
-            if name.startswith((".", "_")):
-                continue
-            if name.endswith(".json") and name not in NOT_RECORDS:
-                found.append((*parts, name))
-            try:
-                is_folder = entry.is_dir(follow_symlinks=False)  # as rglob: symlinked folders are not entered
-            except OSError:
-                is_folder = False
-            if is_folder:
-                walk(entry.path, (*parts, name))
-
-    walk(str(runs_dir), ())
-    found.sort()  # by path components, as sorting the Paths did
-    return found
-
-
-def load_records(runs_dir: Path, digests: dict[str, str] | None = None) -> list[RunRecord]:
-    """Validate every record; all bad files are reported together, each with its fields.
-
-    With `digests`, the sha256 of each file read is stored there (its path relative to
-    runs_dir, with "/", -> hex), from the same bytes that were validated, so a caller
-    needing both reads each file once.
-    """
-    runs_dir = Path(runs_dir)
-    if not runs_dir.exists():
-        raise InputError(f"{runs_dir}: folder not found")
-    if not runs_dir.is_dir():
-        raise InputError(f"{runs_dir}: not a folder (expected results/<site>/<run_id>.json files)")
-    records: list[RunRecord] = []
-    problems: list[str] = []
-    where: dict[str, tuple[str, ...]] = {}
-    validate = RunRecord.model_validate_json
-    base = str(runs_dir)
-    for parts in _record_parts(runs_dir):
-        try:
-            with open(os.path.join(base, *parts), "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            problems.append(f"{runs_dir.joinpath(*parts)}: cannot read: {exc.strerror}")
-            continue
-        if digests is not None:
-            digests["/".join(parts)] = hashlib.sha256(data).hexdigest()
-        try:
-            record = validate(data)
-        except ValidationError as exc:
-            problems.append(format_validation_error(str(runs_dir.joinpath(*parts)), exc))
-            continue
-        if record.run_id in where:
-            path, first = runs_dir.joinpath(*parts), runs_dir.joinpath(*where[record.run_id])
-            problems.append(f"{path}: field 'run_id': {record.run_id!r} is also the run_id of {first}")
-            continue
-        if record.live_estimates:
-            seen: set[tuple[str, str, str]] = set()
-            for i, live in enumerate(record.live_estimates):
-                key = (live.estimator_id, live.estimator_version, live.boundary)
-                if key in seen:
-                    problems.append(f"{runs_dir.joinpath(*parts)}: field 'live_estimates.{i}': a second {live.estimator_id} "
-                                    f"{live.estimator_version} estimate for boundary {live.boundary}")
-                seen.add(key)
-        where[record.run_id] = parts
-        records.append(record)
-    if problems:
-        raise InputError(f"{len(problems)} bad run record(s) under {runs_dir}; nothing was scored:\n" + "\n".join(problems))
-    return records
 
 
 # --------------------------------------------------------------------------- the runs as arrays

@@ -383,7 +383,7 @@ def estimate_in_sandbox(
 
 
 def facts_from_runs(runs_dir: Path) -> list[RunFacts]:
-    from joulebench.scoring import load_records
+    from joulebench.records import load_records
 
     records = load_records(Path(runs_dir))
     if not records:

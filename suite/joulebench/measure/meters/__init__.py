@@ -1,18 +1,19 @@
 """Energy meters: one file per source, one interface (base.Meter).
 
-`discover_meters()` asks each probe in PROBES, in order, what it can meter on
-this machine. The first probe to cover a boundary provides that boundary's
+`discover_meters()` asks each probe in the PROBES registry, in order, what it
+can meter on this machine. The first probe to cover a boundary provides that boundary's
 primary meter; a later probe's meter for the same boundary becomes a
 cross-check. Every probe says what it looked for and, per boundary, why it
 could not help, so a machine with no meters gets an explanation, not a guess.
 
-To add a source (a BMC via Redfish, a smart plug): write `suite/meters/<name>.py`
-with `probe(options) -> MeterDiscovery` and add one line to PROBES.
+To add a source (a BMC via Redfish, a smart plug): write
+`joulebench/measure/meters/<name>.py` with a `PROBE = Probe(label, boundaries,
+function)` and add one line to PROBES (a package of its own declares an entry
+point in the `joulebench.meters` group instead).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,22 +21,9 @@ from types import ModuleType
 
 from joulebench.formats import BOUNDARIES, MissingBoundary
 from joulebench.measure.meters.base import Meter, MeterError
+from joulebench.registry import EntryLoadError, Registry
 
 POWERCAP_ROOT = Path("/sys/class/powercap")
-
-
-@dataclass(frozen=True)
-class Probe:
-    label: str
-    target: str  # "module:function", imported only when discovery runs
-    boundaries: tuple[str, ...]
-
-
-PROBES: tuple[Probe, ...] = (
-    Probe("NVML", "joulebench.measure.meters.nvml:probe", ("gpu",)),
-    Probe("RAPL", "joulebench.measure.meters.rapl:probe", ("cpu", "dram")),
-    Probe("external", "joulebench.measure.meters.config:probe", ("node",)),
-)
 
 
 @dataclass(frozen=True)
@@ -82,9 +70,43 @@ class MeterDiscovery:
             meter.close()
 
 
-def _load(target: str) -> Callable[[DiscoveryOptions], MeterDiscovery]:
-    module, _, function = target.partition(":")
-    return getattr(importlib.import_module(module), function)
+@dataclass(frozen=True)
+class Probe:
+    """One source of meters: what it is called, the boundaries it can cover, and how to ask it."""
+
+    label: str
+    boundaries: tuple[str, ...]
+    find: Callable[[DiscoveryOptions], MeterDiscovery]
+
+
+def _is_probe(name: str, obj: object) -> Probe:
+    if not isinstance(obj, Probe):
+        raise TypeError(f"{obj!r} is not a joulebench.measure.meters.Probe")
+    return obj
+
+
+# In order: the first probe to cover a boundary provides its primary meter.
+PROBES: Registry[Probe] = Registry(
+    "meter probe",
+    {
+        "nvml": "joulebench.measure.meters.nvml:PROBE",
+        "rapl": "joulebench.measure.meters.rapl:PROBE",
+        "external": "joulebench.measure.meters.config:PROBE",
+    },
+    group="joulebench.meters",
+    check=_is_probe,
+)
+
+
+def registered_probes() -> tuple[list[Probe], list[str]]:
+    """The registered probes, loaded, in order; and why any could not be loaded."""
+    probes, failures = [], []
+    for entry in PROBES.entries().values():
+        try:
+            probes.append(PROBES.load_entry(entry))
+        except EntryLoadError as exc:
+            failures.append(str(exc))
+    return probes, failures
 
 
 def discover_meters(
@@ -92,22 +114,28 @@ def discover_meters(
     *,
     nvml: ModuleType | None = None,
     environ: Mapping[str, str] | None = None,
-    probes: Sequence[Probe] = PROBES,
+    probes: Sequence[Probe] | None = None,
     meters_config: Path | None = None,
 ) -> MeterDiscovery:
     """Every meter this machine offers, one primary per boundary, with what was looked for."""
     options = DiscoveryOptions(powercap_root=Path(powercap_root), nvml=nvml, environ=environ, meters_config=meters_config)
     found = MeterDiscovery()
+    failures: list[str] = []
+    if probes is None:
+        probes, failures = registered_probes()
+    for failure in failures:
+        # A probe that cannot even be loaded: which boundaries it would cover is unknown.
+        found.looked_for.append(failure)
     for probe in probes:
         try:
-            result = _load(probe.target)(options)
+            result = probe.find(options)
         except (ImportError, MeterError, OSError) as e:
             # A probe that breaks costs its boundaries, not the whole discovery.
             result = MeterDiscovery.nothing(probe.boundaries, f"{probe.label}: probe failed: {e}")
         found.merge(result)
     for boundary in BOUNDARIES:
         if not any(boundary in probe.boundaries for probe in probes):
-            reason = f"{boundary}: no meter for this boundary is implemented or configured yet"
+            reason = "; ".join([f"{boundary}: no meter for this boundary is implemented or configured yet", *failures])
             found.looked_for.append(reason)
             found.unavailable.setdefault(boundary, []).append(reason)
     return found
@@ -131,6 +159,7 @@ __all__ = [
     "MeterError",
     "PROBES",
     "Probe",
+    "registered_probes",
     "discover_meters",
     "missing_boundaries",
 ]

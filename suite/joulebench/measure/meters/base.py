@@ -5,6 +5,11 @@ an arbitrary origin; a window's energy is the difference of two reads. Raw
 counters stay in their native unit inside the meter and become joules once,
 in `read_energy_j`. Meters that integrate power poll it on a thread of their
 own between `start()` and `stop()`.
+
+Optional abilities are declared here with a neutral default, so callers never
+probe with hasattr: a meter that keeps samples judges a window
+(`window_quality`), a meter read over a network says how often it may be read
+(`min_read_interval_s`) and what its own clock says (`read_device_clock`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import ClassVar
+from dataclasses import dataclass
 
 from joulebench.errors import JoulebenchError
 from joulebench.formats import Boundary, MeterMethod
@@ -22,6 +29,42 @@ class MeterError(JoulebenchError):
     """A meter failed to read; the vendor's error is chained as the cause."""
 
 
+@dataclass(frozen=True)
+class WindowQuality:
+    """Whether a window [start_s, end_s] (host monotonic time) was sampled densely enough."""
+
+    meter_id: str
+    start_s: float
+    end_s: float
+    samples: int
+    missed: int
+    late: int
+    max_gap_s: float
+    max_gap_allowed_s: float
+    valid: bool
+    reason: str
+
+    def as_warning(self) -> str:
+        return (
+            f"{self.meter_id}: window invalid: {self.reason} "
+            f"({self.samples} samples, {self.missed} missed, {self.late} late)"
+        )
+
+
+@dataclass(frozen=True)
+class DeviceClock:
+    """The device's clock read once against the host's."""
+
+    device_unix_s: float
+    host_unix_s: float
+    #: the device's time resolution plus half the round trip
+    uncertainty_s: float
+
+    @property
+    def offset_s(self) -> float:
+        return self.device_unix_s - self.host_unix_s
+
+
 class Meter(ABC):
     #: unique on a machine, e.g. "nvml-energy:gpu" or "rapl:package-0"
     id: str
@@ -29,6 +72,18 @@ class Meter(ABC):
     method: MeterMethod
     #: how often the underlying value changes, in seconds
     update_period_s: float
+    #: reads closer together than this cost the source more than they tell (0: no limit)
+    min_read_interval_s: float = 0.0
+    #: a clock of its own (a device on the network); host meters share the host's
+    has_device_clock: ClassVar[bool] = False
+
+    def window_quality(self, start_s: float, end_s: float) -> WindowQuality | None:
+        """Whether [start_s, end_s] (host monotonic time) was sampled densely enough; None: nothing to judge."""
+        return None
+
+    def read_device_clock(self) -> DeviceClock | None:
+        """The meter's own clock against the host's, where the source reports one."""
+        return None
 
     def start(self) -> None:
         """Begin sampling (integrated meters); counters need nothing."""

@@ -27,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from joulebench.catalog import load_file
+from joulebench.files import load_yaml_model
 from joulebench.errors import InputError
 from joulebench.formats import MetersConfig, RedfishMeterConfig, ShellyMeterConfig
+from joulebench.measure.meters import DiscoveryOptions, MeterDiscovery, Probe
 from joulebench.measure.meters.base import MeterError
 from joulebench.measure.meters.credentials import Credentials, resolve_credentials
 from joulebench.measure.meters.external import ExternalMeter
@@ -37,7 +38,7 @@ from joulebench.measure.meters.external import ExternalMeter
 
 def load_meters_config(path: Path) -> MetersConfig:
     """Validate the file; every problem is reported with the file and the field."""
-    return load_file(MetersConfig, Path(path))
+    return load_yaml_model(MetersConfig, Path(path))
 
 
 def _credentials(entry, where: str, environ: Mapping[str, str] | None, base_dir: Path) -> Credentials:
@@ -87,8 +88,6 @@ def open_configured_meters(path: Path, environ: Mapping[str, str] | None = None)
     A meter that cannot be opened is an error, not a silent omission: the site
     declared it, so a run without it would not be the site's declared setup.
     """
-    from joulebench.measure.meters import MeterDiscovery
-
     path = Path(path)
     config = load_meters_config(path)
     found = MeterDiscovery()
@@ -113,8 +112,6 @@ def probe(options):
     Reads `options.meters_config` (a path, or None when the site declared no
     external meters); a declared meter that cannot be opened is an error.
     """
-    from joulebench.measure.meters import MeterDiscovery
-
     from joulebench.errors import JoulebenchError
     from joulebench.measure.meters.base import MeterError
 
@@ -126,3 +123,6 @@ def probe(options):
     except MeterError as e:
         # Discovery forgives a failing probe; a meter the site declared must not fail quietly.
         raise JoulebenchError(f"{path}: a declared meter cannot be opened: {e}") from e
+
+
+PROBE = Probe("external", ("node",), probe)

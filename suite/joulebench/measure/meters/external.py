@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from joulebench.formats import Boundary, MeterMethod
-from joulebench.measure.meters.base import Meter, MeterError
+from joulebench.measure.meters.base import DeviceClock, Meter, MeterError, WindowQuality
 
 #: a sample later than this many poll periods after the previous good one is late
 LATE_FACTOR = 1.5
@@ -55,42 +55,6 @@ class Sample:
         return self.error is None
 
 
-@dataclass(frozen=True)
-class WindowQuality:
-    """Whether a window [start_s, end_s] (host monotonic time) was sampled densely enough."""
-
-    meter_id: str
-    start_s: float
-    end_s: float
-    samples: int
-    missed: int
-    late: int
-    max_gap_s: float
-    max_gap_allowed_s: float
-    valid: bool
-    reason: str
-
-    def as_warning(self) -> str:
-        return (
-            f"{self.meter_id}: window invalid: {self.reason} "
-            f"({self.samples} samples, {self.missed} missed, {self.late} late)"
-        )
-
-
-@dataclass(frozen=True)
-class DeviceClock:
-    """The device's clock read once against the host's."""
-
-    device_unix_s: float
-    host_unix_s: float
-    #: the device's time resolution plus half the round trip
-    uncertainty_s: float
-
-    @property
-    def offset_s(self) -> float:
-        return self.device_unix_s - self.host_unix_s
-
-
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 
 
@@ -113,6 +77,8 @@ class ExternalMeter(Meter):
     integrates polled power (trapezoids between good samples; a missed sample
     is bridged by the next good one, and the gap is reported).
     """
+
+    has_device_clock = True
 
     kind: str = "external"
 

@@ -20,13 +20,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from joulebench.formats import DetectedGpu
+from joulebench.measure.meters import DiscoveryOptions, MeterDiscovery, Probe
 from joulebench.measure.meters.base import Meter, MeterError, PowerIntegrator
 
-if TYPE_CHECKING:
-    from joulebench.measure.meters import DiscoveryOptions, MeterDiscovery
 
 NVML_UPDATE_PERIOD_S = 0.1
 MJ_PER_J = 1000
@@ -348,8 +347,6 @@ def probe_capabilities(session: NvmlSession, indices: Sequence[int]) -> GpuCapab
 
 def discover(nvml: ModuleType | None = None, environ: Mapping[str, str] | None = None) -> MeterDiscovery:
     """Open the best NVML meters for the visible GPUs; explain what was not usable."""
-    from joulebench.measure.meters import MeterDiscovery
-
     available, why = nvml_is_available(nvml)
     if not available:
         return MeterDiscovery.nothing("gpu", f"NVML energy counter: {why}")
@@ -388,3 +385,6 @@ def discover(nvml: ModuleType | None = None, environ: Mapping[str, str] | None =
 
 def probe(options: DiscoveryOptions) -> MeterDiscovery:
     return discover(options.nvml, options.environ)
+
+
+PROBE = Probe("NVML", ("gpu",), probe)

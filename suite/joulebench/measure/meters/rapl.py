@@ -27,12 +27,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from joulebench.measure.meters import DiscoveryOptions, MeterDiscovery, Probe
 from joulebench.measure.meters.base import Meter, MeterError
 
-if TYPE_CHECKING:
-    from joulebench.measure.meters import DiscoveryOptions, MeterDiscovery
 
 RAPL_UPDATE_PERIOD_S = 0.001  # the hardware updates the counter about every 1 ms
 GUARD_PERIOD_S = 10.0
@@ -207,8 +205,6 @@ def _unreadable(path: Path) -> str | None:
 
 def discover(root: Path) -> MeterDiscovery:
     """One RAPL meter per boundary (cpu, dram) that every zone of it can be read for."""
-    from joulebench.measure.meters import MeterDiscovery
-
     if not root.is_dir():
         return MeterDiscovery.nothing(
             ("cpu", "dram"), f"RAPL: {root} absent (no powercap driver, or a VM that does not expose RAPL)"
@@ -236,3 +232,6 @@ def discover(root: Path) -> MeterDiscovery:
 
 def probe(options: DiscoveryOptions) -> MeterDiscovery:
     return discover(options.powercap_root)
+
+
+PROBE = Probe("RAPL", ("cpu", "dram"), probe)
