@@ -10,7 +10,9 @@ import pytest
 from joulebench import catalog
 from joulebench.measure.environment import fingerprint
 from joulebench.errors import InputError
-from joulebench.measure.runner import MeterSet, RunContext, run_workload
+from joulebench.measure.meter_set import MeterSet
+from joulebench.measure.runner import run_workload
+from joulebench.measure.window import RunContext
 from joulebench.records import read_record as load_record, record_path
 from joulebench.formats import DetectedHardware, HardwareCheck, MissingBoundary, RunRecord, make_run_id
 from tests.doubles.scripted_meter import ScriptedMeter
@@ -246,21 +248,18 @@ class ScriptedLiveEstimator:
         self.calls.append("close")
 
 
-def test_live_estimators_wrap_each_window_and_are_closed_once(tmp_path, spec, monkeypatch):
-    import joulebench.estimators
-
+def test_live_estimators_wrap_each_window_and_are_closed_once(tmp_path, spec):
     opened = []
 
-    def fake_open_live(estimator_id, workdir):
-        opened.append(estimator_id)
+    def open_live():
+        opened.append("scripted")
         opened_estimator = ScriptedLiveEstimator()
         estimators.append(opened_estimator)
-        return opened_estimator
+        return [opened_estimator]
 
     estimators: list[ScriptedLiveEstimator] = []
-    monkeypatch.setattr(joulebench.estimators, "open_live", fake_open_live)
     ctx = make_ctx(tmp_path, MeterSet(primary=[ScriptedMeter()]), idle_s=0.01)
-    ctx.live_estimators = ["scripted"]
+    ctx.open_live = open_live
     records = run_workload(spec, ctx, build=lambda s, d: FakeWorkload(step_s=0.001))
     assert opened == ["scripted"]  # once per workload, not per window
     assert estimators[0].calls == ["start", "stop", "start", "stop", "close"]

@@ -269,32 +269,3 @@ def write_view(view: View, out_dir: Path) -> None:
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _build_command(args) -> int:
-    view = build_site(Path(args.runs), Path(args.out), min_tier=args.min_tier, resamples=args.resamples, seed=args.seed)
-    index = Path(args.out) / "index.html"
-    if view.n_runs == 0:
-        sys.stderr.write(f"joulebench: note: no runs to score in {args.runs}; the site says so\n")
-    sys.stderr.write(f"wrote {index} ({view.n_runs} runs, {len(view.estimators)} estimators, "
-                     f"{len(view.workloads)} workloads, {len([s for s in view.sites if s.runs])} sites; "
-                     f"data sha256 {view.data_sha256})\n")
-    return 0
-
-
-def register(subparsers) -> None:
-    from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED
-
-    board = subparsers.add_parser("leaderboard", help="the static HTML leaderboard")
-    sub = board.add_subparsers(dest="action", required=True)
-    build = sub.add_parser("build", help="score the runs and render the site into a folder (works from file://)")
-    build.add_argument("--runs", default="results", help="folder of run records, results/<site>/<run_id>.json (default: results)")
-    build.add_argument("--out", default="leaderboard/site", help="output folder, replaced as a whole (default: leaderboard/site)")
-    build.add_argument("--min-tier", choices=list(TIERS), default=None,
-                       help="only runs from sites certified at this tier or better")
-    build.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default: %(default)s)")
-    build.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
-    build.set_defaults(handler=_build_command)

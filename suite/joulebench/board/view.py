@@ -671,7 +671,7 @@ def downloads(inputs: Inputs, scored: Scored | None, rows: list[RunRow]) -> list
     (they are part of the record), static ones are recomputed from the
     records by `joulebench score`.
     """
-    from joulebench.cli.score import scores_csv
+    from joulebench.scoring import scores_csv
 
     out = []
     if scored is not None:

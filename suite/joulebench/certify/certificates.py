@@ -234,39 +234,3 @@ def site_tiers(results_dir: Path) -> dict[str, str]:
                 tier = cert.tier
         tiers[folder.name] = tier
     return tiers
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _verify_command(args) -> int:
-    trusted = load_public_key(Path(args.public_key)) if args.public_key else None
-    result = verify_certificate(Path(args.certificate), trusted)
-    cert = result.certificate
-    if cert is not None:
-        signed = f"signed by key {result.key_id}" if result.signed else "unsigned"
-        sys.stdout.write(
-            f"{args.certificate}: site {cert.site}, profile {cert.profile_id}, tier {cert.tier}, "
-            f"{len(cert.records)} record(s), {signed}\n"
-        )
-    if not result.ok:
-        raise VerificationError("verification failed:\n" + "\n".join(f"  - {p}" for p in result.problems))
-    sys.stdout.write("OK: signature and record hashes match\n" if result.signed else "OK: record hashes match (no signature)\n")
-    return 0
-
-
-def _keygen_command(args) -> int:
-    private, public = generate_key(Path(args.out))
-    sys.stdout.write(f"private key: {private} (keep it private)\npublic key:  {public} (publish it)\n")
-    return 0
-
-
-def register(subparsers) -> None:
-    v = subparsers.add_parser("verify", help="check a certificate's signature and its run records' hashes")
-    v.add_argument("certificate", help="path to a certificate.json")
-    v.add_argument("--public-key", default=None, metavar="PEM", help="require the signature to be by this key")
-    v.set_defaults(handler=_verify_command)
-
-    k = subparsers.add_parser("keygen", help="make an ed25519 key pair for signing certificates")
-    k.add_argument("--out", required=True, metavar="KEY", help="private key path; the public key goes to KEY.pub")
-    k.set_defaults(handler=_keygen_command)

@@ -1,43 +1,45 @@
 """The `joulebench` command line.
 
-Each command group lives in the module of the noun it acts on and exposes
-`register(subparsers)`; this file only assembles them and turns a
-JoulebenchError into a message and an exit code (2 for bad input).
+All argparse code lives in this package and nothing else does: each module
+here adds one group of commands with `register(subparsers)` and calls the
+domain modules, which never print or parse arguments themselves. This file
+assembles the groups (a registry, so a plugin package can add commands through
+the `joulebench.commands` entry-point group) and turns a JoulebenchError into
+a message and an exit code (2 for bad input).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import sys
 
 from joulebench import __version__
+from joulebench.cli.arguments import Parser
 from joulebench.errors import JoulebenchError
+from joulebench.registry import Registry
 
-# Modules that add commands; imported lazily so `joulebench schema` never pulls torch.
-COMMAND_MODULES = [
-    "joulebench.cli.catalog",
-    "joulebench.measure.runner",
-    "joulebench.importers",
-    "joulebench.certify.checks",
-    "joulebench.certify.certificates",
-    "joulebench.cli.score",
-    "joulebench.scoring.sandbox",
-    "joulebench.board",
-]
+# Each registers its commands; imported when the parser is built, and each keeps
+# its heavy imports inside its handlers, so `joulebench schema` never pulls torch.
+COMMANDS: Registry = Registry(
+    "command group",
+    {
+        "catalog": "joulebench.cli.catalog:register",  # validate, schema, workloads, profiles
+        "run": "joulebench.cli.run:register",
+        "import": "joulebench.cli.imports:register",
+        "certify": "joulebench.cli.certify:register",  # certify, verify, keygen
+        "score": "joulebench.cli.score:register",  # estimators, score
+        "sandbox": "joulebench.cli.sandbox:register",
+        "leaderboard": "joulebench.cli.board:register",
+    },
+    group="joulebench.commands",
+)
 
 
-def emit_json(payload) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="joulebench", description=__doc__.splitlines()[0])
+def build_parser() -> Parser:
+    parser = Parser(prog="joulebench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"joulebench {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for name in COMMANDS.entries():
+        COMMANDS.load(name)(subparsers)
     return parser
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 
 from joulebench import catalog
+from joulebench.cli import output
 from joulebench.formats import SCHEMAS
 
 
@@ -57,28 +58,13 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str], title: str) -> N
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(_human(row[c]) for c in columns))
-    Console(markup=False).print(table)
-
-
-def _human(value) -> str:
-    if isinstance(value, float) and value >= 1e6:
-        return f"{value:.3g}"
-    if isinstance(value, int) and value >= 1_000_000:
-        return f"{value / 1e6:,.1f}M"
-    return "" if value is None else str(value)
+    output.table(rows, columns, title)
 
 
 def _workloads_list(args) -> int:
     rows = [_workload_row(s) for s in catalog.load_workloads(args.track)]
-    _print_rows(rows, args.format, ["id", "track", "domain", "task", "params", "dtype", "batch_size"], "workloads")
+    _print_rows(rows, args.format, ["id", "track", "domain", "task", "params", "flops_per_iteration", "dtype", "batch_size"],
+                "workloads")
     return 0
 
 
@@ -90,7 +76,8 @@ def _workloads_pin(args) -> int:
     for r in results:
         state = ("rewritten" if r.written else "differs") if r.changed else "up to date"
         detail = f" ({', '.join(r.changed)})" if r.changed else ""
-        sys.stdout.write(f"{r.workload}: params {r.params:,}, flops/iter {r.flops_per_iteration:.4g}: {state}{detail}\n")
+        sys.stdout.write(f"{r.workload}: params {output.count(r.params)}, flops/iter {output.count(r.flops_per_iteration)}: "
+                         f"{state}{detail}\n")
     # Without --write, a stale pin is a failure, so CI can run this as a check.
     return 1 if stale and not args.write else 0
 
@@ -134,17 +121,17 @@ def register(subparsers) -> None:
     workloads = subparsers.add_parser("workloads", help="the pinned workloads")
     wsub = workloads.add_subparsers(dest="action", required=True)
     wlist = wsub.add_parser("list", help="list workloads")
-    wlist.add_argument("--track", default=None, help="only this track (gpu-v1, cpu-v1, smoke)")
-    wlist.add_argument("--format", choices=["table", "json"], default="table")
+    wlist.add_argument("--track", default=None, help="only this track (gpu-v1, cpu-v1, smoke; default: all)")
+    wlist.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     wlist.set_defaults(handler=_workloads_list)
     wpin = wsub.add_parser("pin", help="recount params and FLOPs (on the meta device; needs torch)")
-    wpin.add_argument("--track", default=None)
-    wpin.add_argument("--only", action="append", metavar="ID")
+    wpin.add_argument("--track", default=None, help="only this track (default: all)")
+    wpin.add_argument("--only", action="append", metavar="ID", help="only this workload (repeatable)")
     wpin.add_argument("--write", action="store_true", help="rewrite the pinned lines of stale files")
     wpin.set_defaults(handler=_workloads_pin)
 
     profiles = subparsers.add_parser("profiles", help="the declared hardware profiles")
     psub = profiles.add_subparsers(dest="action", required=True)
     plist = psub.add_parser("list", help="list hardware profiles")
-    plist.add_argument("--format", choices=["table", "json"], default="table")
+    plist.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     plist.set_defaults(handler=_profiles_list)

@@ -32,6 +32,8 @@ Definitions (all errors relative to the metered truth, in percent):
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import hashlib
 import math
 import os
@@ -752,3 +754,30 @@ def score_runs(
         problems=problems,
         filters=filters,
     )
+
+
+# --------------------------------------------------------------------------- exports
+
+SCORE_CSV_COLUMNS = [
+    "boundary", "slice", "slice_value", "estimator_id", "estimator_version", "source", "rank", "tied_with_previous",
+    "n_runs", "n_truth", "n_estimates", "n", "n_workloads", "coverage",
+    "mape_pct", "mape_ci_low_pct", "mape_ci_high_pct", "median_ape_pct",
+    "signed_mean_error_pct", "signed_mean_error_ci_low_pct", "signed_mean_error_ci_high_pct",
+    "p90_ape_pct", "max_ape_pct",
+]  # fmt: skip
+
+
+def scores_csv(summary: ScoreSummary, slice_filter: str | None = None) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=SCORE_CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for s in summary.scores:
+        if slice_filter and s.slice != slice_filter:
+            continue
+        row = s.model_dump(exclude={"mape_ci_pct", "signed_mean_error_ci_pct"})
+        row["mape_ci_low_pct"] = s.mape_ci_pct.low if s.mape_ci_pct else None
+        row["mape_ci_high_pct"] = s.mape_ci_pct.high if s.mape_ci_pct else None
+        row["signed_mean_error_ci_low_pct"] = s.signed_mean_error_ci_pct.low if s.signed_mean_error_ci_pct else None
+        row["signed_mean_error_ci_high_pct"] = s.signed_mean_error_ci_pct.high if s.signed_mean_error_ci_pct else None
+        writer.writerow({k: ("" if row[k] is None else row[k]) for k in SCORE_CSV_COLUMNS})
+    return out.getvalue()

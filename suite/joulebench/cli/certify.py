@@ -1,0 +1,139 @@
+"""`joulebench certify`, `verify` and `keygen`: a site's certificate, its check, and the key that signs it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from joulebench.certify.certificates import VerificationError, generate_key, load_public_key, verify_certificate
+from joulebench.certify.checks import CERTIFICATION_WORKLOADS, CertificationInputs, CertificationMeters, certify
+from joulebench.cli.arguments import identifier, positive_int
+from joulebench.formats import CertificationPlan
+
+
+def _certify_command(args) -> int:
+    import sys
+
+    from rich.console import Console
+
+    from joulebench import catalog
+    from joulebench.certify.certificates import certificate_path, load_private_key, sign_certificate, write_certificate
+    from joulebench.measure.environment import fingerprint
+    from joulebench.measure.hardware import check_against_profile, detect_hardware
+    from joulebench.measure.loads import default_load
+    from joulebench.measure.meter_set import open_meters
+    from joulebench.measure.runner import run_workload
+    from joulebench.measure.window import RunContext
+
+    console = Console(stderr=True)
+    private_key = load_private_key(Path(args.key)) if args.key else None  # fail before an hour of measuring
+    profile = catalog.get_profile(args.profile)
+    track, default_ids = CERTIFICATION_WORKLOADS[profile.kind]
+    workload_ids = args.workload or list(default_ids)
+    specs = catalog.select_workloads(args.track or track, workload_ids)
+    plan = CertificationPlan(
+        probe_s=args.probe_seconds,
+        idle_s=args.idle_seconds,
+        step_baseline_s=args.step_seconds / 2,
+        step_load_s=args.step_seconds,
+        repeats=args.repeats,
+        workloads=[s.id for s in specs],
+    )
+    hardware = detect_hardware()
+    hardware_check = check_against_profile(hardware, profile)
+
+    meter_set = open_meters(meters_config=Path(args.meters) if args.meters else None, action="certify a site")
+    device = "cuda" if profile.kind == "gpu" and hardware.gpus else "cpu"
+    ctx = RunContext(
+        profile=profile,
+        site=args.site,
+        out_dir=Path(args.out),
+        meters=meter_set,
+        hardware=hardware,
+        hardware_check=hardware_check,
+        environment=fingerprint(hardware.gpu_driver),
+        device=device,
+    )
+    load = default_load(profile.kind if device == "cuda" else "cpu")
+    inputs = CertificationInputs(
+        profile=profile,
+        site=args.site,
+        hardware=hardware,
+        hardware_check=hardware_check,
+        meters=CertificationMeters(meter_set.primary, meter_set.cross_checks),
+        load=load,
+        load_boundary="gpu" if device == "cuda" else "cpu",
+        workloads=specs,
+        run_windows=lambda spec, repeats: run_workload(spec, ctx, repeats),
+        results_dir=Path(args.out),
+        plan=plan,
+    )
+    for meter in meter_set.all():
+        meter.start()
+    try:
+        certificate = certify(inputs, say=lambda line: console.print(f"[dim]{line}[/]"))
+    finally:
+        meter_set.close()
+    if private_key is not None:
+        certificate = sign_certificate(certificate, private_key)
+    path = certificate_path(Path(args.out), args.site)
+    write_certificate(path, certificate)
+    for check in certificate.checks:
+        colour = {"pass": "green", "fail": "red", "skip": "yellow", "info": "blue"}[check.status]
+        value = "" if check.value is None else f"{check.value:.4g} {check.unit}"
+        console.print(f"[{colour}]{check.status:4}[/] {check.id}: {value} {check.threshold and f'({check.threshold})'}")
+    for reason in certificate.tier_reasons:
+        console.print(f"  {reason}")
+    console.print(f"tier [bold]{certificate.tier}[/] -> {path}")
+    sys.stdout.write(str(path) + "\n")
+    return 0
+
+
+def register(subparsers) -> None:
+    register_keys(subparsers)
+    p = subparsers.add_parser("certify", help="measure this site's meters and write a (signed) certificate")
+    p.add_argument("--profile", required=True, help="the declared hardware profile id")
+    p.add_argument("--site", required=True, type=identifier, help="your site's id (lowercase)")
+    p.add_argument("--meters", default=None, metavar="CONFIG", help="YAML file declaring external meters (BMC, smart plug)")
+    p.add_argument("--key", default=None, metavar="KEY", help="ed25519 private key (PEM) to sign with; see `joulebench keygen`")
+    p.add_argument("--out", default="results", help="results folder (records and certificate go to OUT/SITE/)")
+    p.add_argument("--track", default=None, help="track of the certification workloads (default: gpu-v1 or cpu-v1)")
+    p.add_argument("--workload", action="append", metavar="ID", help="certification workload (repeatable; default: three per kind)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="windows per certification workload")
+    p.add_argument("--idle-seconds", type=float, default=30.0, help="idle stability window (the standard is >= 30 s)")
+    p.add_argument("--probe-seconds", type=float, default=5.0, help="how long each meter is probed")
+    p.add_argument("--step-seconds", type=float, default=20.0, help="how long the load step's load runs")
+    p.set_defaults(handler=_certify_command)
+
+
+def _verify_command(args) -> int:
+    trusted = load_public_key(Path(args.public_key)) if args.public_key else None
+    result = verify_certificate(Path(args.certificate), trusted)
+    cert = result.certificate
+    if cert is not None:
+        signed = f"signed by key {result.key_id}" if result.signed else "unsigned"
+        sys.stdout.write(
+            f"{args.certificate}: site {cert.site}, profile {cert.profile_id}, tier {cert.tier}, "
+            f"{len(cert.records)} record(s), {signed}\n"
+        )
+    if not result.ok:
+        raise VerificationError("verification failed:\n" + "\n".join(f"  - {p}" for p in result.problems))
+    sys.stdout.write("OK: signature and record hashes match\n" if result.signed else "OK: record hashes match (no signature)\n")
+    return 0
+
+
+def _keygen_command(args) -> int:
+    private, public = generate_key(Path(args.out))
+    sys.stdout.write(f"private key: {private} (keep it private)\npublic key:  {public} (publish it)\n")
+    return 0
+
+
+def register_keys(subparsers) -> None:
+    v = subparsers.add_parser("verify", help="check a certificate's signature and its run records' hashes")
+    v.add_argument("certificate", help="path to a certificate.json")
+    v.add_argument("--public-key", default=None, metavar="PEM", help="require the signature to be by this key")
+    v.set_defaults(handler=_verify_command)
+
+    k = subparsers.add_parser("keygen", help="make an ed25519 key pair for signing certificates")
+    k.add_argument("--out", required=True, metavar="KEY", help="private key path; the public key goes to KEY.pub")
+    k.set_defaults(handler=_keygen_command)

@@ -1,0 +1,193 @@
+"""One measured window: idle power before it, then synchronise, read every meter, iterate, synchronise, read.
+
+The window is the unit of truth: its energy per boundary is the difference of
+two meter reads taken with the device synchronised, so queued work is inside
+the window and nothing from before it is. Live estimators start right before
+the first read and stop right after the last, so they see the same window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from joulebench import SUITE_VERSION
+from joulebench.formats import (
+    BoundaryEnergy,
+    DetectedHardware,
+    Environment,
+    HardwareCheck,
+    HardwareProfile,
+    LiveEstimate,
+    MissingBoundary,
+    RunRecord,
+    WorkloadSpec,
+    make_run_id,
+)
+from joulebench.measure.meter_set import MeterSet
+from joulebench.measure.meters.base import Meter
+from joulebench.measure.trace import CpuUtilization, Trace
+
+DEFAULT_IDLE_S = 3.0
+# Fewer counter updates than this in a window make its energy coarse.
+MIN_UPDATES_PER_WINDOW = 50
+
+
+class LiveTracker(Protocol):
+    """What the window needs of a live estimator (joulebench.estimators.LiveEstimator is one)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> list[LiveEstimate]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunContext:
+    """What stays the same for every window of a run."""
+
+    profile: HardwareProfile
+    site: str
+    out_dir: Path
+    meters: MeterSet
+    hardware: DetectedHardware
+    hardware_check: HardwareCheck
+    environment: Environment
+    device: str
+    idle_s: float = DEFAULT_IDLE_S
+    trace_period_s: float = 0.1
+    # Opens the live estimators that run alongside each window (once per workload); none by default.
+    open_live: Callable[[], Sequence[LiveTracker]] = lambda: ()
+
+
+def _read_all(meters: Sequence[Meter]) -> dict[str, float]:
+    return {m.id: m.read_energy_j() for m in meters}
+
+
+def _read_devices(meters: Sequence[Meter]) -> dict[str, dict[str, float]]:
+    return {m.id: m.per_device_energy_j() for m in meters}
+
+
+def measure_idle(meters: Sequence[Meter], seconds: float, sleep=time.sleep, clock=time.perf_counter) -> dict[str, float]:
+    """Mean power per meter while the process does nothing."""
+    if seconds <= 0:
+        return {}
+    start, t0 = _read_all(meters), clock()
+    sleep(seconds)
+    end, t1 = _read_all(meters), clock()
+    return {mid: max(0.0, (end[mid] - start[mid]) / (t1 - t0)) for mid in start}
+
+
+def boundary_energy(meter: Meter, e0: float, e1: float, d0: dict, d1: dict, duration: float, idle_w: float | None) -> BoundaryEnergy:
+    energy = max(0.0, e1 - e0)
+    static = idle_w * duration if idle_w is not None else None
+    return BoundaryEnergy(
+        boundary=meter.boundary,
+        meter_id=meter.id,
+        method=meter.method,
+        update_period_s=meter.update_period_s,
+        energy_j=energy,
+        mean_power_w=energy / duration,
+        idle_power_w=idle_w,
+        static_energy_j=static,
+        dynamic_energy_j=energy - static if static is not None else None,
+        per_device_j={k: d1[k] - d0.get(k, 0.0) for k in d1},
+    )
+
+
+def measure_window(
+    workload: Any, spec: WorkloadSpec, repeat: int, ctx: RunContext, idle_w: dict[str, float], live: Sequence[LiveTracker] = ()
+) -> RunRecord:
+    """One measured window: synchronise, read meters, iterate, synchronise, read."""
+    trace = Trace(
+        ctx.meters.primary,
+        period_s=ctx.trace_period_s,
+        gpu_utilization=ctx.meters.gpu_utilization,
+        cpu_utilization=CpuUtilization(),
+    )
+    try:
+        return _measure(workload, spec, repeat, ctx, idle_w, trace, live)
+    finally:
+        trace.stop()  # idempotent; ends the sampling thread if the window failed
+
+
+def _measure(workload, spec, repeat, ctx, idle_w, trace, live) -> RunRecord:
+    meters = ctx.meters
+    trace.start()
+    for estimator in live:
+        estimator.start()
+    workload.sync()
+    started_at = datetime.now(timezone.utc)
+    e0, d0, t0 = _read_all(meters.all()), _read_devices(meters.all()), time.monotonic()
+    for _ in range(spec.measured_iterations):
+        workload.step()
+    workload.sync()
+    e1, d1, t1 = _read_all(meters.all()), _read_devices(meters.all()), time.monotonic()
+    ended_at = datetime.now(timezone.utc)
+    live_estimates: list[LiveEstimate] = []
+    for estimator in live:
+        live_estimates.extend(estimator.stop())
+    power_trace = trace.stop()
+    duration = t1 - t0
+
+    def measured(meter: Meter) -> BoundaryEnergy:
+        return boundary_energy(meter, e0[meter.id], e1[meter.id], d0[meter.id], d1[meter.id], duration, idle_w.get(meter.id))
+
+    warnings = list(ctx.hardware_check.warnings)
+    if not meters.primary:
+        warnings.append("unmetered: no meter covered any boundary, so this window carries no ground truth")
+    for meter in meters.primary:
+        updates = duration / meter.update_period_s
+        if updates < MIN_UPDATES_PER_WINDOW:
+            warnings.append(
+                f"{meter.id}: the window ({duration:.2f} s) spans only {updates:.0f} meter updates "
+                f"(fewer than {MIN_UPDATES_PER_WINDOW}); its energy is coarse"
+            )
+    # An external meter that missed samples inside the window gives no truth for it.
+    missing = list(meters.missing)
+    primary = []
+    for meter in meters.primary:
+        quality = meter.window_quality(t0, t1)
+        if quality is not None and not quality.valid:
+            warnings.append(quality.as_warning())
+            missing.append(MissingBoundary(boundary=meter.boundary, reason=quality.as_warning()))
+        else:
+            primary.append(meter)
+    energy = [measured(m) for m in primary]
+    for entry in energy:
+        if entry.dynamic_energy_j is not None and entry.dynamic_energy_j < 0:
+            warnings.append(f"{entry.meter_id}: window energy is below idle energy; idle was noisy or the load was light")
+
+    tokens = spec.tokens_per_iteration
+    return RunRecord(
+        run_id=make_run_id(ctx.site, spec, repeat),
+        suite_version=SUITE_VERSION,
+        site=ctx.site,
+        repeat=repeat,
+        workload=spec,
+        spec_hash=spec.spec_hash,
+        profile=ctx.profile,
+        profile_hash=ctx.profile.profile_hash,
+        hardware=ctx.hardware,
+        hardware_check=ctx.hardware_check,
+        environment=ctx.environment,
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_s=duration,
+        iterations=spec.measured_iterations,
+        items=spec.items_per_iteration * spec.measured_iterations,
+        tokens=tokens * spec.measured_iterations if tokens is not None else None,
+        device_count=len(ctx.hardware.gpus) if ctx.device.startswith("cuda") else 0,
+        idle_window_s=ctx.idle_s,
+        energy=energy,
+        cross_checks=[measured(m) for m in meters.cross_checks],
+        missing_boundaries=missing,
+        trace=power_trace,
+        live_estimates=live_estimates,
+        warnings=warnings,
+    )
