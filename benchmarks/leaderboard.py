@@ -16,7 +16,7 @@ build does, plus (E - 3) synthetic columns added to the scorer's input.
 What is timed, each phase separately and then together:
 - read:      `read_inputs`: listing, reading, validating every record file,
              site tiers, sha256 of every input file;
-- score:     `score`: the run table, the static estimators on every run, the
+- score:     `score_records` (the scorer `joulebench score` runs): the run table, the static estimators on every run, the
              scorer (every metric, bootstrap CIs, every slice and boundary,
              rankings and paired comparisons);
 - aggregate: `aggregate`: the view the templates read, per-workload errors,
@@ -39,8 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from joulebench.board import aggregate, collector_paused, read_inputs, score, write_view  # noqa: E402
-from joulebench.scoring import EstimatorColumn  # noqa: E402
+from joulebench.board import aggregate, collector_paused, read_inputs, write_view  # noqa: E402
+from joulebench.scoring import EstimatorColumn, RunTable, score_records  # noqa: E402
 from tests.doubles.records import make_profile, make_record, make_workload, write_records  # noqa: E402
 
 TASKS = ("train", "infer", "generate")
@@ -90,8 +90,6 @@ def synthetic_columns(table, count: int, seed: int = 1) -> list[EstimatorColumn]
 
 def timed_build(runs_dir: Path, out: Path, args):
     """The four steps of `build_site`, each timed (wall and this process's CPU)."""
-    from joulebench.scoring import RunTable
-
     phases, cpu = {}, {}
 
     def timed(name, step, *a, **kw):
@@ -103,10 +101,10 @@ def timed_build(runs_dir: Path, out: Path, args):
     inputs = timed("read", read_inputs, runs_dir)
     # Not timed: making up the synthetic estimators' answers.
     extra = synthetic_columns(RunTable.from_records(inputs.records), max(args.estimators - 3, 0))
-    scored = timed("score", score, inputs.records, resamples=args.resamples, extra_columns=extra)
-    view = timed("aggregate", aggregate, inputs, scored)
+    summary = timed("score", score_records, inputs.records, resamples=args.resamples, extra_columns=extra)
+    view = timed("aggregate", aggregate, inputs, summary)
     timed("render", write_view, view, out)
-    return phases, cpu, inputs, scored, view
+    return phases, cpu, inputs, summary, view
 
 
 def main() -> int:
@@ -127,13 +125,13 @@ def main() -> int:
 
         out = Path(tmp) / "site"
         with collector_paused():  # as `joulebench leaderboard build` runs the whole build
-            phases, cpu, inputs, scored, view = timed_build(runs_dir, out, args)
+            phases, cpu, inputs, summary, view = timed_build(runs_dir, out, args)
         files = [p for p in out.rglob("*") if p.is_file()]
         total_bytes = sum(p.stat().st_size for p in files)
         index_bytes = (out / "index.html").stat().st_size
-        n_estimators = len(scored.columns)
+        n_estimators = len([e for e in summary.estimators if e.available])
         print(f"{args.runs} runs, {len(view.workloads)} workloads, {len(view.sites)} sites, {n_estimators} estimators, "
-              f"{args.resamples} bootstrap resamples -> {len(scored.summary.scores)} scores")
+              f"{args.resamples} bootstrap resamples -> {len(summary.scores)} scores")
         print("  phase        wall   (CPU of this process; the machine may be shared)")
         for name, seconds in phases.items():
             print(f"  {name:<10} {seconds:6.2f} s ({cpu[name]:.2f} s)")

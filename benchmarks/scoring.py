@@ -28,7 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from joulebench.scoring import EstimatorColumn, RunTable, score_table  # noqa: E402
+from joulebench.scoring import EstimatorColumn, RunTable  # noqa: E402
+from joulebench.scoring.bootstrap import score_table  # noqa: E402
 
 BOUNDARY_TRUTH_SHARE = {"gpu": 0.9, "cpu": 0.5, "dram": 0.3, "node": 0.6}
 

@@ -22,21 +22,21 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from joulebench.board import format as fmt
 from joulebench.errors import InputError
 from joulebench.board.format import markdown_html  # noqa: F401  (re-exported for tests and other callers)
-from joulebench.board.view import Inputs, Scored, SiteCertificate, View, aggregate, manifest_text, slug  # noqa: F401
-from joulebench.formats import BOUNDARIES, TIERS, RunRecord
+from joulebench.board.view import Inputs, SiteCertificate, View, aggregate, manifest_text, slug  # noqa: F401
+from joulebench import records as records_store
+from joulebench.formats import BOUNDARIES, TIERS
 
 _DATA = Path(str(resources.files(__name__)))
 TEMPLATES_DIR = _DATA / "templates"
@@ -48,27 +48,20 @@ MARKER_TEXT = "Built by `joulebench leaderboard build`; this whole folder is rep
 # --------------------------------------------------------------------------- read
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
     """Records, tiers, certificates and import reports under `runs_dir`; an empty folder gives no records."""
-    from joulebench.certify.certificates import CERTIFICATE_NAME, site_tiers, verify_certificate
-    from joulebench.records import load_records
-    from joulebench.certify.tiers import at_least
+    from joulebench.certify.certificates import site_tiers, verify_certificate
+    from joulebench.scoring import filter_by_tier
 
     runs_dir = Path(runs_dir)
-    if min_tier is not None and min_tier not in TIERS:
-        raise InputError(f"--min-tier: unknown tier {min_tier!r}; tiers are: {', '.join(TIERS)}")
     digests: dict[str, str] = {}  # relative path -> sha256 of the record files, from the bytes load_records validated
-    records = load_records(runs_dir, digests)  # InputError naming the folder when it is missing
+    records = records_store.load_records(runs_dir, digests)  # InputError naming the folder when it is missing
     tiers = site_tiers(runs_dir)
     read: list[Path] = []
     certificates: dict[str, SiteCertificate] = {}
     import_reports: dict[str, list[dict[str, Any]]] = {}
-    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        cert_path = folder / CERTIFICATE_NAME
+    for folder in records_store.site_folders(runs_dir):
+        cert_path = folder / records_store.CERTIFICATE_NAME
         entry = SiteCertificate(tier=tiers.get(folder.name, "uncertified"))
         if cert_path.is_file():
             result = verify_certificate(cert_path)
@@ -76,23 +69,16 @@ def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
             entry.signed, entry.key_id = result.signed, result.key_id
             read.append(cert_path)
         certificates[folder.name] = entry
-        for report in sorted(folder.glob("_import-*.json")):
+        for report in records_store.import_reports(folder):
             read.append(report)
             import_reports.setdefault(folder.name, []).append(_read_import_report(report))
     for path in set(read):
-        digests[path.relative_to(runs_dir).as_posix()] = _sha256(path)
+        digests[path.relative_to(runs_dir).as_posix()] = records_store.file_sha256(path)
     manifest = sorted(digests.items())
     inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier)
     if min_tier is not None:
-        kept = []
-        for record in records:
-            tier = tiers.get(record.site, "uncertified")
-            if at_least(tier, min_tier):
-                kept.append(record)
-            else:
-                inputs.excluded[record.site] = tier
-                inputs.n_excluded_runs += 1
-        inputs.records = kept
+        inputs.records, inputs.excluded = filter_by_tier(records, tiers, min_tier)
+        inputs.n_excluded_runs = len(records) - len(inputs.records)
     return inputs
 
 
@@ -111,37 +97,6 @@ def _read_import_report(path: Path) -> dict[str, Any]:
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         return {"file": path.name, "importer": "", "runs_seen": 0, "imported": 0, "skipped_by_reason": {},
                 "problem": f"unreadable: {type(exc).__name__}"}
-
-
-# --------------------------------------------------------------------------- score
-
-
-def score(records: list[RunRecord], *, resamples: int | None = None, seed: int | None = None,
-          filters: dict[str, str] | None = None, extra_columns: list | None = None) -> Scored:
-    """Score the records: the default selection of `joulebench score` (every available static, every live).
-
-    `extra_columns` lets the benchmark add synthetic estimator columns; the
-    command line never passes any.
-    """
-    from joulebench import scoring
-    from joulebench.estimators import registry
-    from joulebench.formats import RunFacts
-
-    problems: list[str] = []
-    static_ids, unavailable = scoring.default_static_selection(registry.list_estimators())
-    table = scoring.RunTable.from_records(records)
-    statics = [registry.create_static(eid) for eid in static_ids]
-    facts = [RunFacts.from_record(r) for r in records]
-    columns = scoring.static_columns(table, facts, statics, problems)
-    columns += scoring.live_columns(table, records)
-    columns += list(extra_columns or [])
-    summary = scoring.summarize(
-        table, records, columns,
-        resamples=scoring.DEFAULT_RESAMPLES if resamples is None else resamples,
-        seed=scoring.DEFAULT_SEED if seed is None else seed,
-        unavailable=unavailable, problems=problems, filters=filters or {},
-    )  # fmt: skip
-    return Scored(table, columns, summary)
 
 
 # --------------------------------------------------------------------------- render
@@ -226,15 +181,26 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def build_site(runs_dir: Path, out_dir: Path, *, min_tier: str | None = None, resamples: int | None = None,
-               seed: int | None = None) -> View:
-    """Read, score, aggregate and render into out_dir; nothing half-written is left if any step fails."""
+               seed: int | None = None, submissions: Sequence[Path] = ()) -> View:
+    """Read, score (the one scoring path, as `joulebench score`), aggregate and render into out_dir.
+
+    Nothing half-written is left if any step fails.
+    """
+    from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, score_records
+
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     with collector_paused():
         inputs = read_inputs(Path(runs_dir), min_tier)
-        filters = {"min_tier": min_tier} if min_tier else {}
-        scored = score(inputs.records, resamples=resamples, seed=seed, filters=filters) if inputs.records else None
-        view = aggregate(inputs, scored)
+        summary = None
+        if inputs.records:
+            summary = score_records(
+                inputs.records, submissions=submissions, where=str(runs_dir),
+                resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
+                seed=DEFAULT_SEED if seed is None else seed,
+                filters={"min_tier": min_tier} if min_tier else {},
+            )  # fmt: skip
+        view = aggregate(inputs, summary)
         write_view(view, out_dir)
     return view
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import inspect
 import io
 import json
 import math
@@ -74,10 +73,69 @@ def manifest_text(manifest: list[tuple[str, str]]) -> str:
 
 
 @dataclass
-class Scored:
-    table: Any  # joulebench.scoring.RunTable
-    columns: list  # joulebench.scoring.EstimatorColumn, in the scorer's order
-    summary: ScoreSummary
+class Runs:
+    """The scorer's runs, in its order (by workload, then run id), with what the pages group them by."""
+
+    run_ids: list[str]
+    workloads: list[str]  # sorted "track/id" keys
+    workload_index: np.ndarray  # per run, into `workloads`; non-decreasing
+    domains: np.ndarray  # per run
+    sites: np.ndarray  # per run
+    truth: dict[str, np.ndarray]  # boundary -> joules per run, NaN where none
+
+    @property
+    def n(self) -> int:
+        return len(self.run_ids)
+
+    @classmethod
+    def of(cls, summary: ScoreSummary, by_id: dict[str, RunRecord]) -> Runs:
+        per_run = summary.per_run
+        run_ids = list(per_run.run_ids) if per_run else []
+        keys = [f"{by_id[r].workload.track}/{by_id[r].workload.id}" for r in run_ids]
+        workloads = sorted(set(keys))
+        position = {w: i for i, w in enumerate(workloads)}
+        n = len(run_ids)
+        truth = {b: _array(per_run.truth_j.get(b), n) for b in BOUNDARIES} if per_run else {}
+        return cls(
+            run_ids=run_ids,
+            workloads=workloads,
+            workload_index=np.array([position[k] for k in keys], dtype=np.int64),
+            domains=np.array([by_id[r].workload.domain for r in run_ids], dtype=object),
+            sites=np.array([by_id[r].site for r in run_ids], dtype=object),
+            truth=truth,
+        )
+
+
+def _array(values: list[float | None] | None, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+@dataclass
+class Column:
+    """One estimator's answers from the summary, per boundary, aligned with `Runs`."""
+
+    key: str
+    id: str
+    version: str
+    source: str
+    boundaries: tuple[str, ...]
+    failures: int
+    description: str
+    values: dict[str, np.ndarray]
+
+
+def columns_of(summary: ScoreSummary, n: int) -> list[Column]:
+    answers: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    for a in summary.per_run.answers if summary.per_run else []:
+        answers[f"{a.estimator_id}@{a.estimator_version}"][a.boundary] = _array(a.energy_j, n)
+    return [
+        Column(f"{e.id}@{e.version}", e.id, e.version, e.source, tuple(e.boundaries), e.failures, e.description,
+               answers.get(f"{e.id}@{e.version}", {}))
+        for e in summary.estimators
+        if e.available
+    ]
 
 
 # --------------------------------------------------------------------------- aggregate: the view the templates read
@@ -345,7 +403,7 @@ def _provenance_line(record: RunRecord) -> str:
 class _ErrorMatrix:
     """One boundary: every estimator's errors on every run, and their means per workload (estimators x workloads)."""
 
-    def __init__(self, table, columns, boundary: str):
+    def __init__(self, table: Runs, columns: list[Column], boundary: str):
         n, w = table.n, len(table.workloads)  # every workload has at least one run
         truth = table.truth.get(boundary, np.full(n, np.nan))
         self.truth = truth
@@ -376,32 +434,19 @@ class _ErrorMatrix:
         ]
 
 
-def _docstring_html(cls) -> tuple[Markup | None, str]:
-    doc = inspect.cleandoc(cls.__doc__ or "")
-    if not doc:
+def _description_html(text: str) -> tuple[Markup | None, str]:
+    if not text:
         return None, ""
-    return markdown_html(doc), doc.splitlines()[0]
+    return markdown_html(text), text.splitlines()[0]
 
 
-def estimator_docs() -> dict[str, tuple[Markup | None, str, str]]:
-    """Registered id -> (its docstring as HTML, first line, kind); plugins that fail to load are left out."""
-    from joulebench.estimators import registry
+def aggregate(inputs: Inputs, summary: ScoreSummary | None) -> View:
+    """Everything the templates show, computed once from the score summary and the records.
 
-    docs = {}
-    for info in registry.list_estimators():
-        try:
-            cls = registry.get_class(info.id)
-        except Exception:  # an unavailable plugin: listed as unavailable elsewhere
-            continue
-        html, first = _docstring_html(cls)
-        docs[info.id] = (html, first, info.kind)
-    return docs
-
-
-def aggregate(inputs: Inputs, scored: Scored | None) -> View:
-    """Everything the templates show, computed once; templates never open records."""
-    from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, METRICS
-    from joulebench.scoring import settings as scoring_settings
+    Every number comes from the summary (scores, comparisons, the per-run
+    truth and answers); records give only what they alone hold (hardware,
+    meters, provenance). Templates never open records.
+    """
 
     records = inputs.records
     by_id = {r.run_id: r for r in records}
@@ -409,7 +454,6 @@ def aggregate(inputs: Inputs, scored: Scored | None) -> View:
         site: SiteRef(site, inputs.tiers.get(site, "uncertified"), f"sites/{slug(site)}.html")
         for site in sorted({r.site for r in records} | set(inputs.certificates) - set(inputs.excluded))
     }
-    docs = estimator_docs()
     workload_refs: dict[str, WorkloadRef] = {}
     for r in records:
         key = f"{r.workload.track}/{r.workload.id}"
@@ -420,21 +464,26 @@ def aggregate(inputs: Inputs, scored: Scored | None) -> View:
     boundaries: list[BoundaryView] = []
     estimators: list[EstimatorView] = []
     workloads: list[WorkloadView] = []
-    summary = scored.summary if scored else None
-    if scored is not None:
-        table, columns = scored.table, scored.columns
+    docs: dict[str, tuple[Markup | None, str, str]] = {}
+    if summary is not None:
+        table = Runs.of(summary, by_id)
+        columns = columns_of(summary, table.n)
+        docs = {c.id: (*_description_html(c.description), c.source) for c in columns if c.description}
         refs = {c.key: EstimatorRef(c.key, c.id, c.version, c.source, f"estimators/{slug(c.key)}.html") for c in columns}
         matrices = {b: _ErrorMatrix(table, columns, b) for b in BOUNDARIES}
         wl = [workload_refs[k] for k in table.workloads]
         # One WorkloadError per estimator x workload x boundary, shown on both the estimator's and the workload's page.
         errors = {b: m.workload_errors(b, [refs[c.key] for c in m.columns], wl) for b, m in matrices.items()}
         boundaries = _boundary_views(summary, refs, table, site_refs)
-        estimators = _estimator_views(summary, columns, refs, matrices, errors, table, docs)
+        estimators = _estimator_views(summary, columns, refs, matrices, errors, table)
         workloads = _workload_views(table, by_id, run_rows, workload_refs, errors)
     sites = _site_views(inputs, site_refs, run_rows)
+    from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, METRICS, settings
+
     methodology = {
+        # An empty site still explains the metrics and settings a first run would be scored with.
         "metrics": summary.metrics if summary else METRICS,
-        "settings": summary.settings if summary else scoring_settings(DEFAULT_RESAMPLES, DEFAULT_SEED),
+        "settings": summary.settings if summary else settings(DEFAULT_RESAMPLES, DEFAULT_SEED),
         "estimators": [(eid, *docs[eid]) for eid in sorted(docs)],
         "boundaries": [(b, BOUNDARY_TEXT[b]) for b in BOUNDARIES],
         "tiers": markdown_html(_tier_definitions()),
@@ -459,7 +508,7 @@ def aggregate(inputs: Inputs, scored: Scored | None) -> View:
         bibtex="",
         example_citation="",
     )
-    view.downloads = downloads(inputs, scored, list(run_rows.values()))
+    view.downloads = downloads(inputs, summary, list(run_rows.values()))
     view.bibtex = bibtex(view, records)
     view.example_citation = example_citation(view)
     return view
@@ -499,7 +548,7 @@ def _boundary_views(summary, refs, table, site_refs) -> list[BoundaryView]:
     views = []
     for b in BOUNDARIES:
         metered = ~np.isnan(table.truth[b]) if b in table.truth else np.zeros(table.n, dtype=bool)
-        truth_sites = sorted(set(table.labels["site"][metered].tolist()))
+        truth_sites = sorted(set(table.sites[metered].tolist()))
         views.append(BoundaryView(
             name=b, text=BOUNDARY_TEXT[b], n_truth=summary.runs.truth_runs.get(b, 0), rows=rows_by_boundary[b],
             sites=[site_refs[s] for s in truth_sites],
@@ -507,11 +556,11 @@ def _boundary_views(summary, refs, table, site_refs) -> list[BoundaryView]:
     return views
 
 
-def _estimator_views(summary, columns, refs, matrices, errors, table, docs) -> list[EstimatorView]:
+def _estimator_views(summary, columns, refs, matrices, errors, table) -> list[EstimatorView]:
     slices: dict[str, dict[str, list[Score]]] = defaultdict(lambda: defaultdict(list))
     for s in summary.scores:
         slices[f"{s.estimator_id}@{s.estimator_version}"][s.boundary].append(s)
-    domains = table.labels["domain"]
+    domains = table.domains
     views = []
     for column in sorted(columns, key=lambda c: c.key):
         by_workload: dict[str, list[WorkloadError]] = {}
@@ -528,10 +577,10 @@ def _estimator_views(summary, columns, refs, matrices, errors, table, docs) -> l
                     scatter=_scatter(m.truth[valid], m.estimates[i][valid], domains[valid], f"{title}: estimated vs metered energy"),
                     histogram=_histogram(m.rel[i][valid] * 100, f"{title}: signed errors"),
                 ))  # fmt: skip
-        doc = docs.get(column.id) if column.source == "static" or column.id in docs else None
+        html, first_line = _description_html(column.description)
         views.append(EstimatorView(
             ref=refs[column.key], boundaries=list(column.boundaries), failures=column.failures,
-            description=doc[0] if doc else None, summary_line=doc[1] if doc else "",
+            description=html, summary_line=first_line,
             slices={b: slices[column.key].get(b, []) for b in column.boundaries},
             by_workload=by_workload, charts=charts,
         ))  # fmt: skip
@@ -664,7 +713,7 @@ def _csv_num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def downloads(inputs: Inputs, scored: Scored | None, rows: list[RunRow]) -> list[Download]:
+def downloads(inputs: Inputs, summary: ScoreSummary | None, rows: list[RunRow]) -> list[Download]:
     """Scores and runs as CSV and JSON, and the sha256 listing of every input file.
 
     Per-run estimates are not listed separately: live ones are in runs.json
@@ -674,11 +723,12 @@ def downloads(inputs: Inputs, scored: Scored | None, rows: list[RunRow]) -> list
     from joulebench.scoring import scores_csv
 
     out = []
-    if scored is not None:
+    if summary is not None:
         out.append(Download("scores.csv", "every score: estimator x boundary x slice, with CIs and ranks",
-                            scores_csv(scored.summary).encode()))
-        out.append(Download("scores.json", "the scorer's summary (settings, metrics, scores, paired comparisons)",
-                            (scored.summary.model_dump_json(indent=1) + "\n").encode()))
+                            scores_csv(summary).encode()))
+        out.append(Download("scores.json", "the scorer's summary, as `joulebench score --format json` writes it "
+                            "(settings, metrics, scores, paired comparisons, per-run truth and answers)",
+                            (summary.model_dump_json() + "\n").encode()))
     by_id = {r.run_id: r for r in inputs.records}
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")

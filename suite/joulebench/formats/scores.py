@@ -32,6 +32,7 @@ class ScoredEstimator(Strict):
     reason: str = ""
     # Runs the estimator was asked about and failed on (an exception or an invalid value).
     failures: int = 0
+    description: str = Field(default="", description="what it is and its defaults (Markdown), from its docstring")
 
 
 class Score(Strict):
@@ -100,8 +101,34 @@ class RunsOverview(Strict):
     filters: dict[str, str] = Field(default_factory=dict)
 
 
+class EstimatorAnswers(Strict):
+    """One estimator's answers at one boundary, run by run, aligned with `PerRun.run_ids`."""
+
+    estimator_id: str
+    estimator_version: str
+    boundary: Boundary
+    energy_j: list[float | None] = Field(description="joules; null where it gave no answer for that run")
+
+
+class PerRun(Strict):
+    """What the pages plot and tabulate run by run: the truth the scorer used and every answer.
+
+    `run_ids` are in the scorer's order (by workload, then run id); truth is
+    null where the run has no usable metered truth at that boundary.
+    """
+
+    run_ids: list[str]
+    truth_j: dict[Boundary, list[float | None]]
+    answers: list[EstimatorAnswers]
+
+
 class ScoreSummary(Strict):
-    """Everything the leaderboard reads: it never opens run records itself."""
+    """Everything the leaderboard's numbers come from: the one output of scoring.
+
+    `joulebench score --format json` prints it and `joulebench leaderboard
+    build` renders it; the site opens run records only for what they alone
+    hold (hardware, meters, provenance), never to recompute a number.
+    """
 
     schema_version: Literal[1] = 1
     suite_version: str
@@ -112,3 +139,4 @@ class ScoreSummary(Strict):
     scores: list[Score]
     comparisons: list[Comparison]
     problems: list[str] = Field(default_factory=list)
+    per_run: PerRun | None = None

@@ -21,7 +21,6 @@ estimates as an estimates file; `joulebench score --submission FILE` scores it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -29,7 +28,6 @@ import select
 import shlex
 import socket
 import struct
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -40,7 +38,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from joulebench.errors import InputError
-from joulebench.formats import BOUNDARIES, Estimate, EstimateFile, RunFacts
+from joulebench.formats import BOUNDARIES, Estimate, RunFacts
 
 # The unprivileged "nobody" of Debian and most bases; the image's own user is not trusted.
 SANDBOX_USER = "65534:65534"

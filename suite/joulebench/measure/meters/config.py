@@ -30,7 +30,7 @@ from pathlib import Path
 from joulebench.files import load_yaml_model
 from joulebench.errors import InputError
 from joulebench.formats import MetersConfig, RedfishMeterConfig, ShellyMeterConfig
-from joulebench.measure.meters import DiscoveryOptions, MeterDiscovery, Probe
+from joulebench.measure.meters import MeterDiscovery, Probe
 from joulebench.measure.meters.base import MeterError
 from joulebench.measure.meters.credentials import Credentials, resolve_credentials
 from joulebench.measure.meters.external import ExternalMeter

@@ -1,0 +1,179 @@
+"""Which estimators are scored on which runs: the one path from a results folder to a ScoreSummary.
+
+`joulebench score` and `joulebench leaderboard build` both call `score_runs`,
+so the site and the command line show the same numbers by construction.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from joulebench.certify.certificates import site_tiers
+from joulebench.certify.tiers import at_least
+from joulebench.errors import InputError
+from joulebench.formats import BOUNDARIES, TIERS, Estimate, RunFacts, RunRecord, ScoredEstimator, ScoreSummary
+from joulebench.records import load_records
+from joulebench.scoring.summary import DEFAULT_RESAMPLES, DEFAULT_SEED, summarize
+from joulebench.scoring.table import EstimatorColumn, RunTable, live_columns, static_columns, submission_columns
+
+
+def default_static_selection(infos: Iterable) -> tuple[list[str], list[ScoredEstimator]]:
+    """Every available static estimator, and the unavailable ones listed with their reason."""
+    static_ids: list[str] = []
+    unavailable: list[ScoredEstimator] = []
+    for info in infos:
+        if info.kind == "static" and info.available:
+            static_ids.append(info.id)
+        elif info.kind in ("static", "unknown") and not info.available:
+            unavailable.append(ScoredEstimator(id=info.id, version=info.version or "?", source="static",
+                                               boundaries=list(info.boundaries), available=False, reason=info.reason))
+    return static_ids, unavailable
+
+
+def score_runs(
+    runs_dir: Path,
+    *,
+    estimator_ids: Sequence[str] | None = None,
+    submissions: Sequence[Path] = (),
+    boundary: str | None = None,
+    site: str | None = None,
+    min_tier: str | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> ScoreSummary:
+    """Load every record under `runs_dir` and score it: what `joulebench score` runs."""
+    records = load_records(runs_dir)
+    if not records:
+        raise InputError(f"no runs in {runs_dir}: nothing to score (expected run records at {runs_dir}/<site>/<run_id>.json)")
+    filters: dict[str, str] = {}
+    if min_tier is not None:
+        records, _ = filter_by_tier(records, site_tiers(Path(runs_dir)), min_tier)
+        filters["min_tier"] = min_tier
+        if not records:
+            raise InputError(f"no runs in {runs_dir} from a site certified at tier {min_tier} or better")
+    return score_records(records, estimator_ids=estimator_ids, submissions=submissions, boundary=boundary, site=site,
+                         resamples=resamples, seed=seed, filters=filters, where=str(runs_dir))
+
+
+def filter_by_tier(records: list[RunRecord], tiers: dict[str, str], min_tier: str) -> tuple[list[RunRecord], dict[str, str]]:
+    """The records from sites at `min_tier` or better, and the sites left out with their tier."""
+    if min_tier not in TIERS:
+        raise InputError(f"--min-tier: unknown tier {min_tier!r}; tiers are: {', '.join(TIERS)}")
+    kept, excluded = [], {}
+    for record in records:
+        tier = tiers.get(record.site, "uncertified")
+        if at_least(tier, min_tier):
+            kept.append(record)
+        else:
+            excluded[record.site] = tier
+    return kept, excluded
+
+
+def _description(cls) -> str:
+    return inspect.cleandoc(cls.__doc__ or "")
+
+
+def score_records(
+    records: list[RunRecord],
+    *,
+    estimator_ids: Sequence[str] | None = None,
+    submissions: Sequence[Path] = (),
+    boundary: str | None = None,
+    site: str | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    filters: dict[str, str] | None = None,
+    where: str = "the runs",
+    extra_columns: Sequence[EstimatorColumn] = (),
+) -> ScoreSummary:
+    """Gather every estimator's answers on `records` and score them: the one scoring path.
+
+    Default selection: every available static estimator (recomputed now),
+    every live one found in the records, every submitted one. `extra_columns`
+    lets the speed benchmark add synthetic answers without writing millions of
+    estimate rows; the command line never passes any.
+    """
+    from joulebench.scoring import submission as submission_files
+    from joulebench.estimators import registry
+
+    if boundary is not None and boundary not in BOUNDARIES:
+        raise InputError(f"unknown boundary {boundary!r}; boundaries are: {', '.join(BOUNDARIES)}")
+
+    registered = {info.id: info for info in registry.list_estimators()}
+    live_ids = {e.estimator_id for r in records for e in r.live_estimates}
+    reserved = {eid: "a registered estimator's id" for eid in registered}
+    reserved.update({eid: "the id of a live estimator in the run records" for eid in live_ids})
+    all_run_ids = {r.run_id for r in records}
+    submitted: list[Estimate] = []
+    first_file: dict[tuple, Path] = {}
+    for path in submissions:
+        sub = submission_files.read_submission(path)
+        submission_files.check_against_runs(sub, all_run_ids, reserved)
+        for est in sub.estimates:
+            key = (est.estimator_id, est.estimator_version, est.run_id, est.boundary)
+            if key in first_file:
+                raise InputError(f"{path}: estimator {key[0]} {key[1]}, run {key[2]}, boundary {key[3]} "
+                                 f"is also in {first_file[key]}; nothing was scored")
+            first_file[key] = sub.path
+        submitted.extend(sub.estimates)
+
+    if site is not None:
+        sites = sorted({r.site for r in records})
+        records = [r for r in records if r.site == site]
+        if not records:
+            raise InputError(f"no runs from site {site!r} in {where}; sites are: {', '.join(sites)}")
+
+    submitted_ids = {e.estimator_id for e in submitted}
+    problems: list[str] = []
+    unavailable: list[ScoredEstimator] = []
+    static_ids: list[str] = []
+    if estimator_ids:
+        choices = sorted(set(registered) | live_ids | submitted_ids)
+        for eid in estimator_ids:
+            if eid not in choices:
+                raise registry.unknown_estimator(eid, choices)
+        wanted = set(estimator_ids)
+        static_ids = [eid for eid in estimator_ids if eid in registered and registered[eid].kind == "static"]
+        for eid in estimator_ids:
+            info = registered.get(eid)
+            if info is not None and info.kind == "live" and eid not in live_ids:
+                problems.append(f"live estimator {eid} has no outputs in these runs (it runs during `joulebench run "
+                                f"--live-estimator {eid}`)")
+    else:
+        wanted = None
+        static_ids, unavailable = default_static_selection(registered.values())
+
+    table = RunTable.from_records(records)
+    statics = [registry.create_static(eid) for eid in static_ids]
+    facts = [RunFacts.from_record(r) for r in records] if statics else []
+    columns = static_columns(table, facts, statics, problems)
+    columns += [c for c in live_columns(table, records) if wanted is None or c.id in wanted]
+    columns += [c for c in submission_columns(table, submitted) if wanted is None or c.id in wanted]
+    columns += list(extra_columns)
+    for eid in estimator_ids or ():
+        info = registered.get(eid)
+        if info is not None and info.kind == "live" and eid not in live_ids:
+            columns.append(EstimatorColumn(eid, info.version, "live", tuple(info.boundaries), {}))
+
+    filters = {**(filters or {}), **{k: v for k, v in (("site", site), ("boundary", boundary)) if v is not None}}
+    descriptions = {}
+    for column in columns:
+        info = registered.get(column.id)
+        # A registered estimator's docstring describes the version joulebench runs; an imported
+        # study's older version of the same tool is described by its provenance instead.
+        if info is not None and info.available and (column.source == "static" or column.version == info.version):
+            descriptions[column.key] = _description(registry.get_class(column.id))
+    return summarize(
+        table,
+        records,
+        columns,
+        boundaries=[boundary] if boundary else BOUNDARIES,
+        resamples=resamples,
+        seed=seed,
+        unavailable=unavailable,
+        problems=problems,
+        filters=filters,
+        descriptions=descriptions,
+    )
