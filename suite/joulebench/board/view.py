@@ -692,6 +692,8 @@ def _site_views(inputs: Inputs, site_refs, run_rows) -> list[SiteView]:
 
 def _environment_line(env) -> str:
     parts = [f"python {env.python}", f"joulebench {env.joulebench}"]
+    if env.joulebench_source_sha256:
+        parts.append(f"source sha256 {env.joulebench_source_sha256[:12]}")
     for label in ("torch", "cuda", "cudnn", "gpu_driver", "transformers", "torchvision", "nvidia_ml_py"):
         value = getattr(env, label)
         if value:

@@ -45,6 +45,9 @@ class Environment(Strict):
     python: str
     platform: str
     joulebench: str
+    # sha256 over the joulebench package's files (code, workloads, profiles, templates), as MLPerf
+    # checksums its source: two runs with the same version but different code tell themselves apart.
+    joulebench_source_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     torch: str | None = None
     cuda: str | None = None
     cudnn: str | None = None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import platform
-from importlib import metadata
+from importlib import metadata, resources
+from pathlib import Path
 
 from joulebench import __version__
 from joulebench.formats import Environment
@@ -20,6 +23,22 @@ def installed_version(distribution: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=1)
+def source_sha256() -> str:
+    """sha256 over every file of the installed joulebench package: its relative path, then its bytes.
+
+    The same from a checkout, an editable install or a wheel of the same
+    tree; compiled caches are left out.
+    """
+    root = Path(str(resources.files("joulebench")))
+    digest = hashlib.sha256()
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def fingerprint(gpu_driver: str | None = None) -> Environment:
     torch_facts: dict[str, str | None] = {"torch": installed_version("torch"), "cuda": None, "cudnn": None}
     if torch_facts["torch"] is not None:
@@ -32,6 +51,7 @@ def fingerprint(gpu_driver: str | None = None) -> Environment:
         python=platform.python_version(),
         platform=platform.platform(),
         joulebench=__version__,
+        joulebench_source_sha256=source_sha256(),
         gpu_driver=gpu_driver,
         torchvision=installed_version("torchvision"),
         transformers=installed_version("transformers"),
