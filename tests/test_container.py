@@ -9,8 +9,11 @@ import io
 import os
 from pathlib import Path
 
-import docker
 import pytest
+
+from tests.optional import need_docker_sdk
+
+docker = need_docker_sdk()
 
 from joulebench.cli import main
 from joulebench.measure.container import (

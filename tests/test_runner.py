@@ -16,6 +16,7 @@ from joulebench.measure.window import RunContext
 from joulebench.records import read_record as load_record, record_path
 from joulebench.formats import DetectedHardware, HardwareCheck, MissingBoundary, RunRecord, make_run_id
 from tests.doubles.scripted_meter import ScriptedMeter
+from tests.optional import need_torch
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 
 IDLE_W, BUSY_W = 50.0, 200.0
@@ -195,6 +196,7 @@ def test_run_without_any_meter_stops_and_lists_what_it_looked_for(tmp_path, caps
 
 def test_smoke_track_end_to_end_with_real_models(tmp_path):
     """The real model builders on the CPU, metered by a scripted meter (no hardware here)."""
+    need_torch()
     smoke = catalog.load_workloads("smoke")
     assert 2 <= len(smoke) <= 3
     meter = ScriptedMeter(boundary="cpu", power_w=65.0)

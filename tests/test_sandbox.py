@@ -22,6 +22,7 @@ from joulebench.scoring.sandbox import (
 )
 from joulebench.errors import InputError
 from joulebench.formats import RunFacts
+from tests.optional import need_docker_sdk
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 
 RUNS = {"site.a.r01", "site.b.r01"}
@@ -151,6 +152,7 @@ def test_limits_are_checked():
 
 
 def test_confinement_mounts_nothing_and_cuts_the_network():
+    need_docker_sdk()
     options = host_config_options(SandboxLimits(memory_mib=64, cpus=0.5, pids=16))
     assert not {"binds", "volumes", "mounts", "devices", "device_requests", "privileged"} & set(options)
     assert options["network_mode"] == "none" and options["read_only"] is True

@@ -1,0 +1,32 @@
+"""Tests that need an optional dependency skip, saying why, when it is absent; CI turns those skips into failures.
+
+`pip install -e .[dev]` alone must pass the tests with only reasoned skips.
+CI installs everything and sets JOULEBENCH_REQUIRE_<NAME>=1, so a missing
+dependency there fails instead of skipping silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+
+def need(module: str, install: str, require_env: str):
+    """The imported module, or a skip (a failure where `require_env` is set to 1) saying what to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        reason = f"{module} is not installed ({install}): {exc}"
+        if os.environ.get(require_env) == "1":
+            pytest.fail(f"{require_env}=1, but {reason}", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
+
+
+def need_torch():
+    return need("torch", "pip install -e '.[run]'", "JOULEBENCH_REQUIRE_TORCH")
+
+
+def need_docker_sdk():
+    return need("docker", "pip install -e '.[container]'", "JOULEBENCH_REQUIRE_DOCKER")
