@@ -52,6 +52,8 @@ from joulebench.formats.record import (
     PowerTrace,
     Provenance,
     RunRecord,
+    SourceLine,
+    TruthUncertainty,
     make_run_id,
 )
 from joulebench.formats.scores import (
