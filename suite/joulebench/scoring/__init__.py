@@ -182,8 +182,10 @@ def load_records(runs_dir: Path, digests: dict[str, str] | None = None) -> list[
 # --------------------------------------------------------------------------- the runs as arrays
 
 
-def size_label(params: int) -> str:
-    """The decade of the parameter count, e.g. 25.6M -> "10M-100M"."""
+def size_label(params: int | None) -> str:
+    """The decade of the parameter count, e.g. 25.6M -> "10M-100M"; "unknown" when not stated."""
+    if params is None:
+        return "unknown"
     decade = int(math.floor(math.log10(params)))
 
     def name(exp: int) -> str:
