@@ -9,7 +9,7 @@ The registry holds lazy "module:function" strings, so an importer's parsing
 code loads only when chosen. Adding a study is one more file here and one
 line below. Every importer function has the signature
 
-    import_study(source: Path, site: str, out_dir: Path, commit: str | None) -> ImportOutcome
+    import_study(source: Path, site: str, out_dir: Path, commit: str | None, replace: bool) -> ImportOutcome
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _commit(text: str) -> str:
 
 def _import_command(args) -> int:
     importer = get_importer(args.importer)
-    outcome = importer(Path(args.source), args.site, Path(args.out), commit=args.commit)
+    outcome = importer(Path(args.source), args.site, Path(args.out), commit=args.commit, replace=args.replace)
     sys.stdout.write(outcome.summary() + "\n")
     return 0
 
@@ -90,5 +90,11 @@ def register(subparsers) -> None:
         default=None,
         help="the study repository's commit you downloaded (recorded in provenance; "
         "read from the checkout's .git when DIR is inside one)",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="swap OUT/SITE/ for this import whole, removing records an earlier import wrote that this one "
+        "does not (without it, such a folder is refused, never mixed)",
     )
     parser.set_defaults(handler=_import_command)
