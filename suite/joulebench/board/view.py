@@ -317,7 +317,8 @@ def _kv_profile(profile) -> list[tuple[str, str]]:
     else:
         rows += [
             ("CPU", f"{cpu.sockets} x {cpu.model}"),
-            ("cores", f"{cpu.sockets} sockets x {cpu.cores_per_socket} cores x {cpu.threads_per_core} threads"),
+            ("cores", f"{cpu.sockets} sockets x {cpu.cores_per_socket} cores x "
+                      + _stated(cpu.threads_per_core, "{} threads")),
             ("CPU TDP", _stated(cpu.tdp_w, "{:g} W per socket")),
         ]  # fmt: skip
     rows += [

@@ -63,7 +63,7 @@ class CpuSpec(Strict):
     match: list[str] = Field(min_length=1)
     sockets: int = Field(gt=0)
     cores_per_socket: int = Field(gt=0)
-    threads_per_core: int = Field(gt=0, le=8)
+    threads_per_core: int | None = Field(gt=0, le=8, description="None: not stated (an MLPerf system description)")
     # Per socket; None where the profile can cite no datasheet for it.
     tdp_w: Watts | None
 
