@@ -537,7 +537,8 @@ licence, CC BY-SA 4.0, whatever the licence of the rest of joulebench.
 
 Each row of `processed_table.csv` (campaigns {", ".join(f"{k}: {v} rows" for k, v in counts.items())})
 became one joulebench run record (`joulebench import jay2023`), with the file
-and line it came from in `provenance.lines`. Nothing was re-measured or edited:
+and line it came from in `provenance.lines`, unless it was skipped ({len(report.skipped)} row(s), each
+with its reason in `_import-{IMPORTER}.json`). Nothing was re-measured or edited:
 
 - node truth = the wattmeter column (kWh) x 3,600,000 J/kWh; the BMC column is
   kept as a cross-check (`cross_checks`), never as truth;
@@ -546,8 +547,8 @@ and line it came from in `provenance.lines`. Nothing was re-measured or edited:
   boundary, as the tool reported it (carbontracker's PUE 1.59 and
   experiment-impact-tracker's 1.58 kept; the PUE-free figure is in `raw`);
 - the workloads are NAS Parallel Benchmarks (HPC), described by specs of the
-  `hpc` domain; the machine is profile `{PROFILE_ID}` (NVIDIA DGX-1);
-- skipped runs, each with its reason, are listed in `_import-{IMPORTER}.json`.
+  `hpc` domain; the machine is profile `{PROFILE_ID}` (NVIDIA DGX-1), with datasheet
+  TDPs (V100 SXM2 300 W, Xeon E5-2698 v4 135 W) the study does not state itself.
 
 The wattmeter's accuracy class is not stated in the release: each record's
 truth uncertainty covers only the window edges (`covers_meter_accuracy: false`).
