@@ -244,3 +244,15 @@ def test_a_checkout_without_its_licence_is_refused(release: Path, tmp_path: Path
     (release / "LICENSE").unlink()
     with pytest.raises(InputError, match="no LICENSE.*CC BY-SA 4.0"):
         import_study(release, SITE, tmp_path / "results")
+
+
+def test_the_commit_is_read_from_a_checkout_of_the_study(release: Path, tmp_path: Path):
+    git = release / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "config").write_text('[remote "origin"]\n\turl = https://github.com/vladostp/'
+                                'an-experimental-comparison-of-software-based-power-meters.git\n')
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text(COMMIT + "\n")
+    out = tmp_path / "results"
+    import_study(release, SITE, out)
+    assert record(out, "gpu_20_04", "633_0_1").provenance.commit == COMMIT

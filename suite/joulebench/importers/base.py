@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -175,6 +176,34 @@ def _differing_fields(a: Any, b: Any) -> list[str]:
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     return []
+
+
+def checkout_commit(folder: Path, repository_name: str) -> str | None:
+    """The commit of the git checkout that holds `folder`, if it is a checkout of `repository_name`.
+
+    Read from .git without running git; None when `folder` is in no checkout, or in one of another repository.
+    """
+    for parent in [Path(folder).resolve(), *Path(folder).resolve().parents]:
+        git = parent / ".git"
+        if not git.is_dir():
+            continue
+        config = git / "config"
+        if not config.is_file() or repository_name not in config.read_text(errors="replace"):
+            return None  # some other repository: its commit says nothing about the study
+        head = (git / "HEAD").read_text(errors="replace").strip()
+        if not head.startswith("ref: "):
+            return head if re.fullmatch(r"[0-9a-f]{40}", head) else None
+        ref = head[5:]
+        if (git / ref).is_file():
+            return (git / ref).read_text().strip() or None
+        packed = git / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref:
+                    return sha
+        return None
+    return None
 
 
 # --------------------------------------------------------------------------- writing

@@ -96,6 +96,7 @@ from joulebench.formats import (
 )
 from joulebench.importers.base import (
     ImportOutcome,
+    checkout_commit as base_checkout_commit,
     ImportReport,
     RowRegistry,
     Skip,
@@ -790,27 +791,7 @@ def build_record(c: Candidate, site: str, repeat: int, profile: HardwareProfile,
 
 def checkout_commit(folder: Path) -> str | None:
     """The commit of the study's git checkout that holds `folder`, if it is one."""
-    for parent in [folder, *folder.parents]:
-        git = parent / ".git"
-        if not git.is_dir():
-            continue
-        config = git / "config"
-        if not config.is_file() or "ai-energy-validation" not in config.read_text(errors="replace"):
-            return None  # some other repository: its commit says nothing about the study
-        head = (git / "HEAD").read_text(errors="replace").strip()
-        if not head.startswith("ref: "):
-            return head if re.fullmatch(r"[0-9a-f]{40}", head) else None
-        ref = head[5:]
-        if (git / ref).is_file():
-            return (git / ref).read_text().strip() or None
-        packed = git / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text().splitlines():
-                sha, _, name = line.partition(" ")
-                if name == ref:
-                    return sha
-        return None
-    return None
+    return base_checkout_commit(folder, "ai-energy-validation")
 
 
 def import_study(

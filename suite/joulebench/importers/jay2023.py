@@ -78,6 +78,7 @@ from joulebench.formats import (
 )
 from joulebench.importers.datasheets import accelerator_sheet, cpu_sheet
 from joulebench.importers.base import (
+    checkout_commit,
     ImportOutcome,
     ImportReport,
     RowRegistry,
@@ -577,6 +578,7 @@ def import_study(
             "(its CC BY-SA 4.0 licence travels with the imported records)"
         )
     license_text = license_path.read_bytes()
+    commit = commit or checkout_commit(root, "an-experimental-comparison-of-software-based-power-meters")
     if b"Attribution-ShareAlike 4.0" not in license_text:
         raise InputError(f"{LICENSE_FILE}: expected the CC BY-SA 4.0 licence text of the release")
 

@@ -75,7 +75,15 @@ from joulebench.formats import (
     TruthUncertainty,
     WorkloadSpec,
 )
-from joulebench.importers.base import ImportOutcome, ImportReport, RowRegistry, Skip, SkippedRun, write_import
+from joulebench.importers.base import (
+    ImportOutcome,
+    ImportReport,
+    RowRegistry,
+    Skip,
+    SkippedRun,
+    checkout_commit,
+    write_import,
+)
 from joulebench.importers.datasheets import accelerator_sheet
 
 IMPORTER = "mlenergy-v2"
@@ -434,6 +442,7 @@ def import_study(source: Path, site: str, out_dir: Path, commit: str | None = No
         raise InputError(f"{root}: no {LICENSE_FILE}; expected the root of a checkout of {REPOSITORY} "
                          "(its Apache-2.0 licence travels with the imported records)")
     license_text = license_path.read_bytes()
+    commit = commit or checkout_commit(root, "leaderboard-v2")
     if b"Apache License" not in license_text:
         raise InputError(f"{LICENSE_FILE}: expected the Apache License text of the release")
 

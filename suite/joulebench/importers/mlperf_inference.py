@@ -77,7 +77,7 @@ from joulebench.formats import (
     TruthUncertainty,
     WorkloadSpec,
 )
-from joulebench.importers.base import ImportOutcome, ImportReport, Skip, SkippedRun, write_import
+from joulebench.importers.base import ImportOutcome, ImportReport, Skip, SkippedRun, checkout_commit, write_import
 from joulebench.importers.datasheets import accelerator_sheet, cpu_sheet
 from joulebench.importers.mlperf_models import family_of, load_models
 
@@ -659,6 +659,7 @@ def import_release(
         raise InputError(f"{root}: no {LICENSE_FILE}; expected the root of a checkout of {release.repository} "
                          "(its Apache-2.0 licence travels with the imported records)")
     license_text = license_path.read_bytes()
+    commit = commit or checkout_commit(root, release.repository.rsplit("/", 1)[-1])
     if b"Apache License" not in license_text:
         raise InputError(f"{LICENSE_FILE}: expected the Apache License text of the release")
     families = load_models()
