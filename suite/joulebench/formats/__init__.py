@@ -52,6 +52,8 @@ from joulebench.formats.record import (
     PowerTrace,
     Provenance,
     RunRecord,
+    SourceLine,
+    TruthUncertainty,
     make_run_id,
 )
 from joulebench.formats.scores import (
@@ -156,11 +158,13 @@ __all__ = [
     "ScoredEstimator",
     "ScoringSettings",
     "ShellyMeterConfig",
+    "SourceLine",
     "SliceDimension",
     "Strict",
     "TIERS",
     "Task",
     "Tier",
+    "TruthUncertainty",
     "WorkloadSpec",
     "content_hash",
     "make_run_id",

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from joulebench.formats.profile import HardwareProfile
 from joulebench.formats.record import RunRecord
-from joulebench.formats.vocabulary import Boundary, Identifier, Strict
+from joulebench.formats.vocabulary import Boundary, Identifier, Strict, omit_none
 from joulebench.formats.workload import WorkloadSpec
 
 class RunFacts(Strict):
@@ -29,6 +29,9 @@ class RunFacts(Strict):
     items: int = Field(ge=0)
     tokens: int | None = Field(default=None, ge=0)
     device_count: int = Field(ge=0, description="accelerators the run used")
+    # Mean requests in flight (RunRecord.concurrency): a per-request TDP x latency
+    # estimate that ignores it is wrong by that factor. None: one at a time, or not stated.
+    concurrency: float | None = Field(default=None, gt=0, exclude_if=omit_none)
     # Means of the utilisation samples of the trace; None when there was no trace.
     mean_gpu_util_pct: float | None = Field(default=None, ge=0)
     mean_cpu_util_pct: float | None = Field(default=None, ge=0)
@@ -45,6 +48,7 @@ class RunFacts(Strict):
             items=record.items,
             tokens=record.tokens,
             device_count=record.device_count,
+            concurrency=record.concurrency,
             mean_gpu_util_pct=trace.mean_gpu_util_pct if trace else None,
             mean_cpu_util_pct=trace.mean_cpu_util_pct if trace else None,
         )

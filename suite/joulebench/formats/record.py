@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from joulebench.formats.profile import HardwareProfile
-from joulebench.formats.vocabulary import Boundary, Identifier, MeterMethod, Strict
+from joulebench.formats.vocabulary import Boundary, Identifier, MeterMethod, Strict, omit_empty, omit_none
 from joulebench.formats.workload import WorkloadSpec
 
 RECORD_SCHEMA_VERSION = 1
@@ -58,6 +58,32 @@ class Environment(Strict):
     container_image_digest: str | None = None
 
 
+class TruthUncertainty(Strict):
+    """How far a metered energy can be from what the boundary really drew over the window.
+
+    Added with the imported studies (issue 11): truth is only as good as its meter,
+    and a ranking should use only runs whose truth is tighter than the differences
+    it ranks.
+    """
+
+    bound_pct: float = Field(
+        ge=0,
+        description=(
+            "half-width, in percent of energy_j, of an interval around energy_j that holds the energy "
+            "the boundary drew over the window, from the sources named in basis: a worst-case bound "
+            "(each source at its limit, added), not a standard deviation"
+        ),
+    )
+    covers_meter_accuracy: bool = Field(
+        description=(
+            "True: the bound includes the meter's own accuracy (an analyser's class, a counter's known "
+            "per-board error). False: the source does not state it, and the bound covers only what can "
+            "be derived from the data (display steps, sampling, window edges)"
+        )
+    )
+    basis: str = Field(description="what the bound is made of, with where each number comes from")
+
+
 class BoundaryEnergy(Strict):
     """What one meter measured over one window."""
 
@@ -75,6 +101,8 @@ class BoundaryEnergy(Strict):
     per_device_j: dict[str, float] = Field(default_factory=dict)
     # The smallest step the meter can show (1 Wh = 3600 J for a kWh display).
     resolution_j: float | None = Field(default=None, gt=0)
+    # None: not stated (every record measured before issue 11).
+    uncertainty: TruthUncertainty | None = Field(default=None, exclude_if=omit_none)
 
 
 class MissingBoundary(Strict):
@@ -113,8 +141,20 @@ class LiveEstimate(Strict):
     raw: dict[str, Any] = Field(default_factory=dict)
 
 
+class SourceLine(Strict):
+    """One place in a study's released files that a record's numbers were read from."""
+
+    file: str = Field(description="path relative to the root of the study's repository")
+    line: int | None = Field(default=None, ge=1, description="1-based line where the row or entry starts")
+    what: str = Field(default="", description="what was read there")
+
+
 class Provenance(Strict):
-    """Where a record that joulebench did not measure itself comes from."""
+    """Where a record that joulebench did not measure itself comes from.
+
+    study, license, notice and lines came with issue 11 (studies shipped in results/);
+    they are left out of the JSON while empty, so older records are unchanged.
+    """
 
     source: str
     citation: str
@@ -122,6 +162,18 @@ class Provenance(Strict):
     files: list[str] = Field(default_factory=list)
     commit: str | None = None
     note: str = ""
+    study: Identifier | None = Field(
+        default=None, exclude_if=omit_none, description="the importer that wrote it: one slice per study"
+    )
+    license: str | None = Field(
+        default=None, exclude_if=omit_none, description="SPDX id of the data's licence (CC-BY-SA-4.0, Apache-2.0)"
+    )
+    notice: str | None = Field(
+        default=None,
+        exclude_if=omit_none,
+        description="text that must be shown wherever this record's numbers are (attribution, a trademark condition)",
+    )
+    lines: list[SourceLine] = Field(default_factory=list, exclude_if=omit_empty)
 
 
 class RunRecord(Strict):
@@ -144,6 +196,9 @@ class RunRecord(Strict):
     items: int = Field(ge=0)
     tokens: int | None = Field(default=None, ge=0)
     device_count: int = Field(ge=0)
+    # Mean requests in flight during the window (a serving study's measured batch);
+    # None: one at a time, or not stated. Static estimators see it (RunFacts).
+    concurrency: float | None = Field(default=None, gt=0, exclude_if=omit_none)
     idle_window_s: float = Field(ge=0)
     energy: list[BoundaryEnergy] = Field(description="primary meter per boundary: the truth")
     cross_checks: list[BoundaryEnergy] = Field(default_factory=list)

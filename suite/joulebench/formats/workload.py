@@ -45,7 +45,9 @@ class WorkloadSpec(Strict):
     repeats: int = Field(gt=0)
     seed: int = Field(ge=0)
     # Counted when the spec was pinned, so static estimators need no torch.
-    params: int = Field(gt=0)
+    # None only for an external model whose size is not known (an imported MLPerf
+    # RNN-T or DLRM joulebench cannot build) or where parameters mean nothing (NPB).
+    params: int | None = Field(gt=0)
     flops_per_iteration: float | None = Field(default=None, gt=0)
     flops_method: str = ""
     # What one measured window is sized for; an estimate until measured.
@@ -54,16 +56,21 @@ class WorkloadSpec(Strict):
 
     @model_validator(mode="after")
     def _task_fields(self) -> WorkloadSpec:
-        if self.flops_per_iteration is None and self.model.library != "external":
+        external = self.model.library == "external"
+        if self.flops_per_iteration is None and not external:
             raise ValueError("flops_per_iteration is required (run `joulebench workloads pin`)")
-        if self.domain == "vision" and self.image_size is None:
+        if self.params is None and not external:
+            raise ValueError("params is required (run `joulebench workloads pin`)")
+        # An imported (external) workload may leave its input shape unknown: ML.ENERGY
+        # and MLPerf do not publish prompt lengths, KiTS19 volumes have no one size.
+        if self.domain == "vision" and self.image_size is None and not external:
             raise ValueError("a vision workload needs image_size")
-        if self.domain == "language" and self.seq_len is None:
+        if self.domain == "language" and self.seq_len is None and not external:
             raise ValueError("a language workload needs seq_len")
-        if self.task == "generate" and self.new_tokens is None:
+        if self.task == "generate" and self.domain == "language" and self.new_tokens is None:
             raise ValueError("a generate workload needs new_tokens")
-        if self.task != "generate" and self.new_tokens is not None:
-            raise ValueError(f"new_tokens only applies to generate workloads, not {self.task}")
+        if self.new_tokens is not None and (self.task != "generate" or self.domain != "language"):
+            raise ValueError(f"new_tokens only applies to language generate workloads, not {self.domain} {self.task}")
         if self.task == "train" and self.optimizer is None:
             raise ValueError("a train workload needs optimizer (sgd or adamw)")
         if self.task != "train" and self.optimizer is not None:
@@ -81,8 +88,8 @@ class WorkloadSpec(Strict):
 
     @property
     def tokens_per_iteration(self) -> int | None:
+        """Tokens one iteration processes; None when not a language workload or not known."""
         if self.domain != "language":
             return None
-        if self.task == "generate":
-            return self.batch_size * (self.new_tokens or 0)
-        return self.batch_size * (self.seq_len or 0)
+        per_sequence = self.new_tokens if self.task == "generate" else self.seq_len
+        return self.batch_size * per_sequence if per_sequence is not None else None
