@@ -49,9 +49,13 @@ from joulebench.formats.record import (
     HardwareCheck,
     LiveEstimate,
     MissingBoundary,
+    NodeEnergy,
     PowerTrace,
     Provenance,
     RunRecord,
+    SchedulerInfo,
+    Topology,
+    WindowSync,
     make_run_id,
 )
 from joulebench.formats.scores import (
@@ -70,6 +74,7 @@ from joulebench.formats.vocabulary import (
     ID_PATTERN,
     SLICE_DIMENSIONS,
     TIERS,
+    Additive,
     Boundary,
     CheckStatus,
     Domain,
@@ -84,7 +89,7 @@ from joulebench.formats.vocabulary import (
     Tier,
     content_hash,
 )
-from joulebench.formats.workload import ModelConfig, WorkloadSpec
+from joulebench.formats.workload import ModelConfig, ParallelLayout, WorkloadSpec
 
 # `joulebench schema NAME` prints these.
 SCHEMAS: dict[str, type[BaseModel]] = {

@@ -13,9 +13,9 @@ import functools
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 Boundary = Literal["gpu", "cpu", "dram", "node"]
 BOUNDARIES: tuple[str, ...] = get_args(Boundary)
@@ -67,6 +67,27 @@ class Strict(BaseModel):
     """Base for file formats: unknown keys are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Additive(Strict):
+    """Base for a format that gained optional fields after files were written without them.
+
+    A field named in `ADDED_WHEN_SET` is left out of every dump while it is None,
+    so a file (and the content hash) of a model that does not use it stays
+    byte for byte what it was before the field existed: old specs keep their
+    hashes, and so their run ids; old records re-dump unchanged.
+    """
+
+    ADDED_WHEN_SET: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_additions(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in self.ADDED_WHEN_SET:
+                if name in data and data[name] is None:
+                    del data[name]
+        return data
 
 
 def content_hash(model: BaseModel) -> str:
