@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "joulebench.cli.score",
     "joulebench.scoring.sandbox",
     "joulebench.board",
+    "joulebench.cli.launch",
+    "joulebench.cli.slurm",
 ]
 
 

@@ -8,6 +8,7 @@
 - certificate: Certificate (results/<site>/certificate.json)
 - estimate: RunFacts (what a static estimator may see), estimates files
 - scores: ScoreSummary (what the leaderboard reads)
+- launch: LaunchManifest (results/<site>/_launch/<id>/manifest.json)
 
 Everything is re-exported here, so callers write `from joulebench.formats import RunRecord`.
 """
@@ -25,6 +26,7 @@ from joulebench.formats.certificate import (
     RecordDigest,
 )
 from joulebench.formats.estimate import Estimate, EstimateFile, RunFacts
+from joulebench.formats.launch import LaunchJob, LaunchManifest, LaunchTask, SlurmSettings, TimeLimitRule
 from joulebench.formats.meters import (
     ExternalMeterConfig,
     MeterCredentialsConfig,
@@ -101,6 +103,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "estimate": EstimateFile,
     "run-facts": RunFacts,
     "scores": ScoreSummary,
+    "launch": LaunchManifest,
 }
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in ("annotations", "BaseModel")]
