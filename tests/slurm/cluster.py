@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,18 +140,23 @@ class _Starter:
             handle.write(f"{name} {pid} {started}\n")
 
 
-def _wait(what: str, ready, directory: Path, logs: list[str], timeout_s: float = START_TIMEOUT_S) -> None:
+def _wait(what: str, ready, directory: Path, logs: list[str], timeout_s: float = START_TIMEOUT_S,
+          process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if ready():
             return
+        if process is not None and process.poll() is not None:
+            timeout_s = time.monotonic() - deadline + timeout_s  # report how long it lived
+            break
         time.sleep(0.25)
     tails = []
     for name in logs:
         path = directory / name
         if path.exists():
             tails.append(f"--- {name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-15:]))
-    raise ClusterError(f"{what} not ready after {timeout_s:.0f} s\n" + "\n".join(tails))
+    state = "exited" if process is not None and process.poll() is not None else "not ready"
+    raise ClusterError(f"{what} {state} after {timeout_s:.0f} s\n" + "\n".join(tails))
 
 
 def _ok(argv: list[str], env: dict[str, str] | None = None) -> bool:
@@ -160,7 +166,7 @@ def _ok(argv: list[str], env: dict[str, str] | None = None) -> bool:
         return False
 
 
-def _slurm_conf(d: Path, host: str, ports: dict[str, int], node_watts: dict[str, float]) -> str:
+def _slurm_conf(d: Path, munge: Path, host: str, ports: dict[str, int], node_watts: dict[str, float]) -> str:
     nodes = "\n".join(
         f"NodeName={name} NodeHostname={host} NodeAddr=127.0.0.1 Port={ports[name]} CPUs=1 RealMemory=1000 State=UNKNOWN"
         for name in node_watts
@@ -173,7 +179,7 @@ SlurmctldPort={ports['slurmctld']}
 SlurmUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket={d}/munge/munge.socket
+AuthInfo=socket={munge}/munge.socket
 MailProg=/bin/true
 StateSaveLocation={d}/state
 SlurmctldPidFile={d}/slurmctld.pid
@@ -198,7 +204,7 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost={host}
 AccountingStoragePort={ports['slurmdbd']}
 # With slurmdbd, the munge socket for accounting connections is named here (slurm.conf(5)).
-AccountingStoragePass={d}/munge/munge.socket
+AccountingStoragePass={munge}/munge.socket
 AccountingStorageTRES=cpu,mem,energy,node,billing
 JobCompType=jobcomp/none
 {nodes}
@@ -206,13 +212,13 @@ PartitionName={PARTITION} Nodes={','.join(node_watts)} Default=YES MaxTime=UNLIM
 """
 
 
-def _slurmdbd_conf(d: Path, host: str, ports: dict[str, int]) -> str:
+def _slurmdbd_conf(d: Path, munge: Path, host: str, ports: dict[str, int]) -> str:
     return f"""\
 DbdHost={host}
 DbdPort={ports['slurmdbd']}
 SlurmUser=root
 AuthType=auth/munge
-AuthInfo=socket={d}/munge/munge.socket
+AuthInfo=socket={munge}/munge.socket
 PidFile={d}/slurmdbd.pid
 LogFile={d}/slurmdbd.log
 StorageType=accounting_storage/mysql
@@ -243,7 +249,7 @@ def up(directory: Path, node_watts: dict[str, float] | None = None) -> Cluster:
     """Start the cluster in `directory` (created); on any failure stop what was started and raise."""
     node_watts = dict(node_watts or NODE_WATTS)
     d = Path(directory).resolve()
-    for sub in ("state", "db", "munge", *(f"spool-{n}" for n in node_watts), *(f"ns-{n}" for n in node_watts)):
+    for sub in ("state", "db", *(f"spool-{n}" for n in node_watts), *(f"ns-{n}" for n in node_watts)):
         (d / sub).mkdir(parents=True, exist_ok=True)
     (d / "pids").write_text("")
     starter = _Starter(d)
@@ -263,41 +269,47 @@ def _start(cluster: Cluster, starter: _Starter, host: str, ports: dict[str, int]
     env = cluster.env()
 
     # munge: a key and a socket of this cluster's own; the host's munged, if any, is not involved.
-    key = d / "munge" / "munge.key"
+    # munged wants every directory above its socket searchable by all (pytest's are not): its
+    # folder is a link from DIR/munge to a fresh one in the system's temporary directory.
+    munge = Path(tempfile.mkdtemp(prefix="jb-ci-munge-"))
+    munge.chmod(0o755)
+    (d / "munge").symlink_to(munge)
+    key = munge / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o600)
-    starter.start("munged", [_which("munged"), "--foreground", f"--socket={d}/munge/munge.socket",
-                             f"--key-file={key}", f"--pid-file={d}/munge/munged.pid",
-                             f"--log-file={d}/munge/munged.log", f"--seed-file={d}/munge/munged.seed"])
-    _wait("munged", lambda: (d / "munge" / "munge.socket").exists(), d, ["munged.out", "munge/munged.log"])
+    munged = starter.start("munged", [_which("munged"), "--foreground", f"--socket={munge}/munge.socket",
+                                      f"--key-file={key}", f"--pid-file={munge}/munged.pid",
+                                      f"--log-file={munge}/munged.log", f"--seed-file={munge}/munged.seed"])
+    _wait("munged", lambda: (munge / "munge.socket").exists(), d, ["munged.out"], process=munged)
 
     # MariaDB for slurmdbd: a private datadir, socket and port.
     subprocess.run([_which("mariadb-install-db"), "--no-defaults", f"--datadir={d}/db", "--user=root",
                     "--auth-root-authentication-method=socket"], check=True, capture_output=True, timeout=120)
     sock = d / "mysql.sock"
-    starter.start("mariadbd", [_which("mariadbd"), "--no-defaults", f"--datadir={d}/db", "--user=root",
+    mariadbd = starter.start("mariadbd", [_which("mariadbd"), "--no-defaults", f"--datadir={d}/db", "--user=root",
                                f"--socket={sock}", "--bind-address=127.0.0.1", f"--port={ports['mariadb']}",
                                "--innodb-buffer-pool-size=64M", f"--log-error={d}/mariadb.err"])
     sql = [_which("mariadb"), "--no-defaults", "-S", str(sock), "-uroot"]
-    _wait("mariadbd", lambda: _ok([*sql, "-e", "select 1"]), d, ["mariadb.err"])
+    _wait("mariadbd", lambda: _ok([*sql, "-e", "select 1"]), d, ["mariadb.err"], process=mariadbd)
     subprocess.run([*sql, "-e", "CREATE USER 'slurm'@'localhost' IDENTIFIED BY 'ci'; "
                     "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'ci'; "
                     "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; "
                     "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"], check=True, capture_output=True)
 
-    cluster.conf.write_text(_slurm_conf(d, host, ports, cluster.node_watts))
+    cluster.conf.write_text(_slurm_conf(d, munge, host, ports, cluster.node_watts))
     dbd = d / "slurmdbd.conf"  # slurmdbd looks for it beside SLURM_CONF; it must be private
-    dbd.write_text(_slurmdbd_conf(d, host, ports))
+    dbd.write_text(_slurmdbd_conf(d, munge, host, ports))
     dbd.chmod(0o600)
 
-    starter.start("slurmdbd", [_which("slurmdbd"), "-D"], env=env)
-    _wait("slurmdbd", lambda: _ok(["sacctmgr", "-n", "list", "cluster"], env), d, ["slurmdbd.out", "slurmdbd.log"])
+    slurmdbd = starter.start("slurmdbd", [_which("slurmdbd"), "-D"], env=env)
+    _wait("slurmdbd", lambda: _ok(["sacctmgr", "-n", "list", "cluster"], env), d, ["slurmdbd.out", "slurmdbd.log"],
+          process=slurmdbd)
     for argv in (["add", "cluster", CLUSTER_NAME], ["add", "account", "ci"], ["add", "user", "root", "account=ci"]):
         cluster.run("sacctmgr", "-i", *argv)
 
-    starter.start("slurmctld", [_which("slurmctld"), "-D", "-i"], env=env)
+    slurmctld = starter.start("slurmctld", [_which("slurmctld"), "-D", "-i"], env=env)
     _wait("slurmctld", lambda: "UP" in cluster.run("scontrol", "ping", check=False).stdout, d,
-          ["slurmctld.out", "slurmctld.log"])
+          ["slurmctld.out", "slurmctld.log"], process=slurmctld)
 
     for node, watts in cluster.node_watts.items():
         node_env = {**env, "JB_NS": str(d / f"ns-{node}"), "JB_DIR": str(d), "JB_NODE": node, "JB_WATTS": str(watts),
@@ -345,6 +357,9 @@ def down(directory: Path) -> list[str]:
             warnings.append(f"{name} (pid {pid}) ignored SIGTERM for {STOP_TIMEOUT_S:.0f} s; killed")
             os.kill(pid, signal.SIGKILL)
         _reap(pid)
+    link = d / "munge"
+    if link.is_symlink() and link.resolve().name.startswith("jb-ci-munge-"):
+        shutil.rmtree(link.resolve(), ignore_errors=True)
     return warnings
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from joulebench.catalog import load_json_file
-from joulebench.cluster.slurm import Runner, parse_version, render_script, run_slurm
+from joulebench.cluster.slurm import Runner, render_script, run_slurm
 from joulebench.errors import InputError
 from joulebench.files import write_bytes_atomic, write_text_atomic
 from joulebench.formats import LaunchManifest
@@ -87,15 +87,18 @@ def check_submittable(manifest: LaunchManifest) -> None:
         )
 
 
-def submit(files: LaunchFiles, run: Runner = run_slurm) -> LaunchManifest:
+def submit(files: LaunchFiles, run: Runner | None = None) -> LaunchManifest:
     """sbatch every script of a written launch; the job ids go into its manifest as each is accepted."""
+    run = run or run_slurm
     manifest = load_manifest(files.manifest)
     check_submittable(manifest)
     jobs = list(manifest.jobs)
     for i, job in enumerate(jobs):
         if job.job_id is not None:
             continue  # submitted before (a second --submit after a failure part-way)
-        output = run(["sbatch", "--parsable", str(files.folder / job.script)]).strip()
+        # The task logs go beside the manifest (a hand-submitted script writes them where sbatch runs).
+        log = files.folder / f"{Path(job.script).stem}-%A_%a.out"
+        output = run(["sbatch", "--parsable", f"--output={log}", str(files.folder / job.script)]).strip()
         job_id = output.split(";")[0]
         if not job_id.isdigit():
             raise InputError(f"sbatch answered {output!r} for {job.script}, not a job id")
@@ -103,7 +106,3 @@ def submit(files: LaunchFiles, run: Runner = run_slurm) -> LaunchManifest:
         manifest = manifest.model_copy(update={"jobs": jobs})
         write_text_atomic(files.manifest, manifest.model_dump_json(indent=1) + "\n")
     return manifest
-
-
-def slurm_version(run: Runner = run_slurm) -> str | None:
-    return parse_version(run(["sbatch", "--version"]))

@@ -443,6 +443,7 @@ def render_script(manifest: LaunchManifest, job: LaunchJob) -> str:
         f"# joulebench on Slurm: track {manifest.track}, profile {manifest.profile}, site {manifest.site};",
         f"# {len(tasks)} workload(s) on {job.nodes} node(s) each, one workload per array task.",
         "# Written by `joulebench launch slurm`; review it, then submit it as is: sbatch <this file>",
+        "# (task logs go to the directory sbatch runs in; `joulebench launch submit` puts them beside it).",
         "#",
         "# --exclusive: whole nodes. Slurm charges every job on a shared node the whole node's",
         "# energy, and joulebench's node and CPU meters see every process on the node.",
