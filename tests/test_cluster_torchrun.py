@@ -127,7 +127,7 @@ def test_two_ranks_on_cpu_agree_on_the_edges(tmp_path, monkeypatch):
     assert [r["rank"] for r in ranks] == [0, 1]
     assert torchrun.edge_skew_s([r["start"] for r in ranks]) < 0.05
     assert torchrun.edge_skew_s([r["end"] for r in ranks]) < 0.05
-    assert all(0.3 <= r["duration"] < 1.5 for r in ranks)  # both waited for rank 1's 0.3 s
+    assert all(r["duration"] >= 0.29 for r in ranks)  # both waited for rank 1 (0.3 s of work)
     assert ranks[0]["readings"] == [{"meter": 0}, {"meter": 1}] and ranks[1]["readings"] == [None, None]
 
 

@@ -70,7 +70,7 @@ def register(subparsers) -> None:
                     "launch manifest of its array task; a requeued job's attempt whose times contain the window), "
                     "and Slurm's claim for the window: the step's ConsumedEnergyRaw x window duration / ElapsedRaw. "
                     "Slurm's numbers are estimates to score, never truth. To read a saved file instead of calling "
-                    "sacct, save it with: SLURM_TIME_FORMAT=%%s sacct --noheader --parsable2 --duplicates "
+                    "sacct, save it with: SLURM_TIME_FORMAT=%s sacct --noheader --parsable2 --duplicates "
                     "--format=JobID,JobIDRaw,State,Start,End,ElapsedRaw,ConsumedEnergyRaw,NodeList --jobs=IDS",
     )
     collect.add_argument("--runs", default="results", help="folder of run records (and their _launch folders)")
