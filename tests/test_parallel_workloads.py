@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import copy
 import shutil
-from pathlib import Path
 
 import pytest
-import yaml
 
 from joulebench import catalog
 from joulebench.catalog import parallel
