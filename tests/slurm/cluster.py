@@ -283,8 +283,11 @@ def _start(cluster: Cluster, starter: _Starter, host: str, ports: dict[str, int]
     _wait("munged", lambda: (munge / "munge.socket").exists(), d, ["munged.out"], process=munged)
 
     # MariaDB for slurmdbd: a private datadir, socket and port.
-    subprocess.run([_which("mariadb-install-db"), "--no-defaults", f"--datadir={d}/db", "--user=root",
-                    "--auth-root-authentication-method=socket"], check=True, capture_output=True, timeout=120)
+    installed = subprocess.run([_which("mariadb-install-db"), "--no-defaults", f"--datadir={d}/db", "--user=root",
+                                "--auth-root-authentication-method=socket"], capture_output=True, text=True, timeout=120)
+    if installed.returncode != 0:
+        raise ClusterError(f"mariadb-install-db failed ({installed.returncode}): "
+                           f"{(installed.stderr or installed.stdout)[-2000:]}")
     sock = d / "mysql.sock"
     mariadbd = starter.start("mariadbd", [_which("mariadbd"), "--no-defaults", f"--datadir={d}/db", "--user=root",
                                f"--socket={sock}", "--bind-address=127.0.0.1", f"--port={ports['mariadb']}",

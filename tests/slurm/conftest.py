@@ -4,6 +4,8 @@ They skip, saying why, only when this machine cannot host the CI cluster (not
 root, no Slurm/munge/MariaDB binaries, no `unshare -m` or overlayfs: an
 unprivileged container). CI installs the packages and sets
 JOULEBENCH_REQUIRE_SLURM=1, and then any of those is a failure, never a skip.
+With JOULEBENCH_SLURM_DIR set, the cluster lives in DIR/cluster-<pid> (for a
+CI trap to stop: `python -m tests.slurm.cluster down DIR/cluster-*`).
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ def slurm_cluster(tmp_path_factory):
     if problems:
         unavailable("the CI Slurm cluster cannot run here: " + "; ".join(problems))
     before = _host_view()
-    directory = tmp_path_factory.mktemp("slurm")
+    # CI names the folder (JOULEBENCH_SLURM_DIR), so its own exit trap can stop the cluster by PID
+    # (`python -m tests.slurm.cluster down DIR`) even if pytest itself is killed.
+    named = os.environ.get("JOULEBENCH_SLURM_DIR")
+    directory = Path(named) / f"cluster-{os.getpid()}" if named else tmp_path_factory.mktemp("slurm")
     t0 = time.monotonic()
     cluster = ci_cluster.up(directory)
     sys.stderr.write(f"\n[slurm lane] cluster up in {time.monotonic() - t0:.1f} s in {directory}\n")
