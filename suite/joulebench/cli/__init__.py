@@ -29,6 +29,8 @@ COMMANDS: Registry = Registry(
         "score": "joulebench.cli.score:register",  # estimators, score
         "sandbox": "joulebench.cli.sandbox:register",
         "leaderboard": "joulebench.cli.board:register",
+        "launch": "joulebench.cli.launch:register",
+        "slurm": "joulebench.cli.slurm:register",
     },
     group="joulebench.commands",
 )

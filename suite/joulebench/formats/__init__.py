@@ -8,6 +8,7 @@
 - certificate: Certificate (results/<site>/certificate.json)
 - estimate: RunFacts (what a static estimator may see), estimates files
 - scores: ScoreSummary (what the leaderboard reads)
+- launch: LaunchManifest (results/<site>/_launch/<id>/manifest.json)
 
 Everything is re-exported here, so callers write `from joulebench.formats import RunRecord`.
 """
@@ -25,6 +26,7 @@ from joulebench.formats.certificate import (
     RecordDigest,
 )
 from joulebench.formats.estimate import Estimate, EstimateFile, RunFacts
+from joulebench.formats.launch import LaunchJob, LaunchManifest, LaunchTask, SlurmSettings, TimeLimitRule
 from joulebench.formats.meters import (
     ExternalMeterConfig,
     MeterCredentialsConfig,
@@ -49,11 +51,15 @@ from joulebench.formats.record import (
     HardwareCheck,
     LiveEstimate,
     MissingBoundary,
+    NodeEnergy,
     PowerTrace,
     Provenance,
     RunRecord,
+    SchedulerInfo,
     SourceLine,
+    Topology,
     TruthUncertainty,
+    WindowSync,
     make_run_id,
 )
 from joulebench.formats.scores import (
@@ -88,7 +94,7 @@ from joulebench.formats.vocabulary import (
     Tier,
     content_hash,
 )
-from joulebench.formats.workload import ModelConfig, WorkloadSpec
+from joulebench.formats.workload import ModelConfig, ParallelLayout, WorkloadSpec
 
 # `joulebench schema NAME` prints these.
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -100,6 +106,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "estimate": EstimateFile,
     "run-facts": RunFacts,
     "scores": ScoreSummary,
+    "launch": LaunchManifest,
 }
 
 __all__ = [
@@ -133,6 +140,9 @@ __all__ = [
     "ID_PATTERN",
     "Identifier",
     "Interval",
+    "LaunchJob",
+    "LaunchManifest",
+    "LaunchTask",
     "LiveEstimate",
     "MemorySpec",
     "MeterCredentialsConfig",
@@ -141,8 +151,10 @@ __all__ = [
     "MetricInfo",
     "MissingBoundary",
     "ModelConfig",
-    "PerRun",
+    "NodeEnergy",
+    "ParallelLayout",
     "PeakThroughput",
+    "PerRun",
     "PowerTrace",
     "Provenance",
     "RECORD_SCHEMA_VERSION",
@@ -153,18 +165,23 @@ __all__ = [
     "RunsOverview",
     "SCHEMAS",
     "SLICE_DIMENSIONS",
+    "SchedulerInfo",
     "Score",
     "ScoreSummary",
     "ScoredEstimator",
     "ScoringSettings",
     "ShellyMeterConfig",
-    "SourceLine",
     "SliceDimension",
+    "SlurmSettings",
+    "SourceLine",
     "Strict",
     "TIERS",
     "Task",
     "Tier",
+    "TimeLimitRule",
+    "Topology",
     "TruthUncertainty",
+    "WindowSync",
     "WorkloadSpec",
     "content_hash",
     "make_run_id",

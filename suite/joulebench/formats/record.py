@@ -176,6 +176,57 @@ class Provenance(Strict):
     lines: list[SourceLine] = Field(default_factory=list, exclude_if=omit_empty)
 
 
+class Topology(Strict):
+    """Where one window ran: how many nodes and ranks, and what started and joined them."""
+
+    nodes: int = Field(ge=1)
+    world_size: int = Field(ge=1)
+    ranks_per_node: int = Field(ge=1)
+    gpus_per_node: int = Field(ge=0, description="GPUs metered per node: exactly those its ranks used")
+    launcher: Literal["single", "torchrun"]
+    backend: Literal["nccl", "gloo"] | None = None
+    rendezvous: str | None = None
+
+
+class NodeEnergy(Strict):
+    """What one node's meter owner (its local rank 0) measured over the window."""
+
+    node: str = Field(min_length=1, description="the scheduler's node name, or the host name")
+    node_rank: int = Field(ge=0)
+    global_ranks: list[int] = Field(min_length=1)
+    energy: list[BoundaryEnergy] = Field(default_factory=list)
+    missing_boundaries: list[MissingBoundary] = Field(default_factory=list)
+
+
+class WindowSync(Strict):
+    """How well the ranks agreed on the window's edges (a device synchronise, then a barrier)."""
+
+    barrier: Literal["gloo"] = "gloo"
+    # Spread of the wall-clock times at which the ranks left each edge's barrier.
+    start_skew_s: float = Field(ge=0)
+    end_skew_s: float = Field(ge=0)
+
+    @property
+    def edge_skew_s(self) -> float:
+        return max(self.start_skew_s, self.end_skew_s)
+
+
+class SchedulerInfo(Strict):
+    """The batch scheduler's ids for the job a window ran in: provenance, and the key to its accounting."""
+
+    kind: Literal["slurm"]
+    cluster: str | None = None
+    job_id: str
+    array_job_id: str | None = None
+    array_task_id: int | None = None
+    step_id: str | None = None
+    nodelist: str | None = None
+    partition: str | None = None
+    exclusive: bool | None = None
+    restart_count: int = Field(default=0, ge=0, description="how often the job was requeued before this run")
+    acct_gather_energy: str | None = Field(default=None, description="the cluster's AcctGatherEnergyType")
+
+
 class RunRecord(Strict):
     schema_version: Literal[1] = RECORD_SCHEMA_VERSION
     run_id: str
@@ -207,6 +258,12 @@ class RunRecord(Strict):
     live_estimates: list[LiveEstimate] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     provenance: Provenance | None = None
+    # Multi-rank windows: `energy` is then the sum over `nodes`, per boundary. Added for multi-node
+    # windows and batch schedulers; left out of the dump when unset, so older records re-dump unchanged.
+    topology: Topology | None = Field(default=None, exclude_if=omit_none)
+    nodes: list[NodeEnergy] | None = Field(default=None, exclude_if=omit_none)
+    window_sync: WindowSync | None = Field(default=None, exclude_if=omit_none)
+    scheduler: SchedulerInfo | None = Field(default=None, exclude_if=omit_none)
 
     @model_validator(mode="after")
     def _consistent(self) -> RunRecord:
@@ -217,6 +274,24 @@ class RunRecord(Strict):
         seen = [e.boundary for e in self.energy]
         if len(seen) != len(set(seen)):
             raise ValueError(f"more than one primary meter for a boundary: {seen}")
+        return self._nodes_sum_to_energy()
+
+    def _nodes_sum_to_energy(self) -> RunRecord:
+        """A boundary's job energy is the sum of every node's; a boundary some node lacks has none."""
+        if self.nodes is None:
+            return self
+        if self.topology is None or self.topology.nodes != len(self.nodes):
+            raise ValueError("nodes needs a topology whose node count is the number of nodes listed")
+        ranks = sorted(r for n in self.nodes for r in n.global_ranks)
+        if ranks != list(range(self.topology.world_size)):
+            raise ValueError(f"the nodes' global_ranks must be 0..{self.topology.world_size - 1} once each")
+        for entry in self.energy:
+            parts = [e.energy_j for n in self.nodes for e in n.energy if e.boundary == entry.boundary]
+            if len(parts) != len(self.nodes):
+                raise ValueError(f"boundary {entry.boundary} is in energy but not metered on every node")
+            if abs(sum(parts) - entry.energy_j) > 1e-6 * max(1.0, entry.energy_j):
+                raise ValueError(f"boundary {entry.boundary}: energy_j {entry.energy_j} is not the sum of the "
+                                 f"nodes' {sum(parts)}")
         return self
 
     def truth_j(self, boundary: str) -> float | None:
