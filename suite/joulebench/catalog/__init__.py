@@ -66,10 +66,14 @@ def _did_you_mean(name: str, choices: list[str]) -> str:
 
 
 def get_profile(profile_id: str, root: Path = PROFILES_DIR) -> HardwareProfile:
+    import re
+
+    from joulebench.formats import ID_PATTERN
+
     path = root / f"{profile_id}.yaml"
-    if not path.exists():
+    if len(profile_id) > 120 or not re.match(ID_PATTERN, profile_id) or not path.is_file():
         choices = [p.stem for p in _entry_files(root)]
-        raise InputError(f"unknown hardware profile {profile_id!r}.{_did_you_mean(profile_id, choices)}")
+        raise InputError(f"unknown hardware profile {profile_id[:60]!r}.{_did_you_mean(profile_id[:60], choices)}")
     return load_profile(path)
 
 

@@ -19,7 +19,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters (escape sequences, NUL, CR, DEL, C1) and bidirectional overrides; tab and newline stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: Any) -> str:

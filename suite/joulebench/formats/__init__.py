@@ -23,6 +23,8 @@ from joulebench.formats.certificate import (
     CertificationPlan,
     CheckKind,
     RecordDigest,
+    TrustedKey,
+    TrustedKeys,
 )
 from joulebench.formats.estimate import Estimate, EstimateFile, RunFacts
 from joulebench.formats.meters import (
@@ -65,6 +67,9 @@ from joulebench.formats.scores import (
     ScoredEstimator,
     ScoreSummary,
     ScoringSettings,
+    SiteTier,
+    TrustSummary,
+    UncertifiedRun,
 )
 from joulebench.formats.vocabulary import (
     BOUNDARIES,
@@ -98,6 +103,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "estimate": EstimateFile,
     "run-facts": RunFacts,
     "scores": ScoreSummary,
+    "trusted-keys": TrustedKeys,
 }
 
 __all__ = [
@@ -156,11 +162,16 @@ __all__ = [
     "ScoredEstimator",
     "ScoringSettings",
     "ShellyMeterConfig",
+    "SiteTier",
     "SliceDimension",
     "Strict",
     "TIERS",
     "Task",
     "Tier",
+    "TrustedKey",
+    "TrustedKeys",
+    "TrustSummary",
+    "UncertifiedRun",
     "WorkloadSpec",
     "content_hash",
     "make_run_id",

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from joulebench.formats.profile import HardwareProfile
 from joulebench.formats.record import RunRecord
-from joulebench.formats.vocabulary import Boundary, Identifier, Strict
+from joulebench.formats.vocabulary import MAX_COUNT, MAX_DURATION_S, Boundary, Count, Identifier, Joules, Percent, RunId, Strict, Version
 from joulebench.formats.workload import WorkloadSpec
 
 class RunFacts(Strict):
@@ -21,17 +21,17 @@ class RunFacts(Strict):
     estimators it does not trust.
     """
 
-    run_id: str
+    run_id: RunId
     workload: WorkloadSpec
     profile: HardwareProfile
-    duration_s: float = Field(gt=0)
-    iterations: int = Field(gt=0)
-    items: int = Field(ge=0)
-    tokens: int | None = Field(default=None, ge=0)
-    device_count: int = Field(ge=0, description="accelerators the run used")
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S)
+    iterations: int = Field(gt=0, le=MAX_COUNT)
+    items: Count
+    tokens: Count | None = None
+    device_count: int = Field(ge=0, le=4096, description="accelerators the run used")
     # Means of the utilisation samples of the trace; None when there was no trace.
-    mean_gpu_util_pct: float | None = Field(default=None, ge=0)
-    mean_cpu_util_pct: float | None = Field(default=None, ge=0)
+    mean_gpu_util_pct: Percent | None = None
+    mean_cpu_util_pct: Percent | None = None
 
     @classmethod
     def from_record(cls, record: RunRecord) -> RunFacts:
@@ -54,10 +54,10 @@ class Estimate(Strict):
     """One row of an estimates file: what an estimator said one run drew at one boundary."""
 
     estimator_id: Identifier
-    estimator_version: Annotated[str, Field(min_length=1, max_length=64)]
-    run_id: Annotated[str, Field(min_length=1, max_length=300)]
+    estimator_version: Version
+    run_id: RunId
     boundary: Boundary
-    energy_j: float = Field(ge=0, allow_inf_nan=False, description="joules (1 kWh = 3,600,000 J)")
+    energy_j: Joules = Field(description="joules (1 kWh = 3,600,000 J), finite, at most 3.6e15 (1 TWh)")
     # Optional; when given it must say joules, so a file in kWh is refused, not misread.
     unit: Literal["J"] = "J"
 
@@ -66,4 +66,4 @@ class EstimateFile(Strict):
     """A submission of estimates produced outside joulebench (JSON form; CSV has the same columns)."""
 
     schema_version: Literal[1] = 1
-    estimates: list[Estimate] = Field(min_length=1)
+    estimates: list[Estimate] = Field(min_length=1, max_length=10_000_000)

@@ -6,7 +6,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from joulebench.formats.vocabulary import DType, Domain, Identifier, Seconds, Strict, Task, content_hash
+from joulebench.formats.vocabulary import (
+    MAX_COUNT,
+    DType,
+    Domain,
+    Identifier,
+    JsonObject,
+    Line,
+    Seconds,
+    Strict,
+    Task,
+    Text,
+    Version,
+    content_hash,
+)
 
 class ModelConfig(Strict):
     """Enough to rebuild the model with random weights, without a download."""
@@ -17,7 +30,7 @@ class ModelConfig(Strict):
     # torchvision: the builder function (resnet50); transformers: the model
     # class (LlamaForCausalLM), built from `config` via AutoConfig.for_model.
     architecture: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: JsonObject = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _transformers_needs_model_type(self) -> ModelConfig:
@@ -31,26 +44,29 @@ class WorkloadSpec(Strict):
     track: Identifier
     domain: Domain
     task: Task
-    description: str = ""
+    description: Text = ""
     model: ModelConfig
     dtype: DType
-    batch_size: int = Field(gt=0)
-    image_size: int | None = Field(default=None, gt=0)
-    seq_len: int | None = Field(default=None, gt=0, description="prompt / sequence length in tokens")
-    new_tokens: int | None = Field(default=None, gt=0, description="tokens generated per iteration")
+    batch_size: int = Field(gt=0, le=10_000_000)
+    image_size: int | None = Field(default=None, gt=0, le=100_000)
+    seq_len: int | None = Field(default=None, gt=0, le=100_000_000, description="prompt / sequence length in tokens")
+    new_tokens: int | None = Field(default=None, gt=0, le=100_000_000, description="tokens generated per iteration")
     optimizer: Literal["sgd", "adamw"] | None = None
-    learning_rate: float | None = Field(default=None, gt=0)
-    warmup_iterations: int = Field(ge=0)
-    measured_iterations: int = Field(gt=0)
-    repeats: int = Field(gt=0)
-    seed: int = Field(ge=0)
+    learning_rate: float | None = Field(default=None, gt=0, le=100)
+    warmup_iterations: int = Field(ge=0, le=1_000_000_000)
+    measured_iterations: int = Field(gt=0, le=MAX_COUNT)
+    repeats: int = Field(gt=0, le=10_000)
+    seed: int = Field(ge=0, le=2**63 - 1)
     # Counted when the spec was pinned, so static estimators need no torch.
-    params: int = Field(gt=0)
-    flops_per_iteration: float | None = Field(default=None, gt=0)
-    flops_method: str = ""
+    params: int = Field(gt=0, le=10**15)
+    # At most 1e24 FLOPs per iteration: a whole frontier training run is about 1e25.
+    flops_per_iteration: float | None = Field(default=None, gt=0, le=1e24)
+    flops_method: Text = ""
     # What one measured window is sized for; an estimate until measured.
     target_window_s: Seconds | None = None
-    pinned_with: dict[str, str] = Field(default_factory=dict)
+    pinned_with: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)], Version] = Field(
+        default_factory=dict, max_length=100
+    )
 
     @model_validator(mode="after")
     def _task_fields(self) -> WorkloadSpec:
