@@ -16,6 +16,7 @@ from joulebench.certify.certificates import (
 from joulebench.certify.checks import CERTIFICATION_WORKLOADS, CertificationInputs, CertificationMeters, certify
 from joulebench.cli import output
 from joulebench.cli.arguments import identifier, positive_int, positive_seconds
+from joulebench.errors import InputError
 from joulebench.formats import CertificationPlan
 
 
@@ -146,6 +147,8 @@ def _verify_command(args) -> int:
 
 
 def _keygen_command(args) -> int:
+    if args.out.endswith(("/", "\\")) or args.out in ("", ".", ".."):
+        raise InputError(f"--out {args.out}: expected the path of a key file to create, not a folder")
     private, public = generate_key(Path(args.out))
     sys.stdout.write(output.clean(f"private key: {private} (keep it private)\npublic key:  {public} (publish it)") + "\n")
     if args.site:
