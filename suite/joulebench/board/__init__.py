@@ -93,11 +93,16 @@ def read_inputs(runs_dir: Path, min_tier: str | None = None, trusted_keys: Path 
         except InputError:
             continue  # unreadable: its page says so; it is not data the site was built from
     unmetered = sorted(r.run_id for r in records if not r.metered)
+    unmetered_sites: set[str] = set()
     if unmetered:
-        records = [r for r in records if r.metered]
+        metered = [r for r in records if r.metered]
+        unmetered_sites = ({r.site for r in records if not r.metered} - {r.site for r in metered}
+                           - {site for site, c in certificates.items() if c.present})
+        records = metered
     manifest = sorted(digests.items())
     inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier, trust=trust,
-                    unmetered=unmetered, trusted_keys=keyring.path.name, trusted_keys_sha256=keyring.sha256)
+                    unmetered=unmetered, unmetered_sites=unmetered_sites, trusted_keys=keyring.path.name,
+                    trusted_keys_sha256=keyring.sha256)
     if min_tier is not None:
         inputs.records, inputs.excluded = filter_by_tier(records, trust, min_tier)
         inputs.n_excluded_runs = len(records) - len(inputs.records)

@@ -66,6 +66,7 @@ class Inputs:
     n_excluded_runs: int = 0
     trust: Any = None  # joulebench.certify.trust.Trust: each run's tier and reason
     unmetered: list[str] = field(default_factory=list)  # run ids refused: no primary meter measured them
+    unmetered_sites: set[str] = field(default_factory=set)  # sites whose every record was refused as unmetered
     trusted_keys: str = ""
     trusted_keys_sha256: str = ""
 
@@ -486,7 +487,7 @@ def aggregate(inputs: Inputs, summary: ScoreSummary | None) -> View:
     by_id = {r.run_id: r for r in records}
     site_refs = {
         site: SiteRef(site, inputs.tiers.get(site, "uncertified"), f"sites/{slug(site)}.html")
-        for site in sorted({r.site for r in records} | set(inputs.certificates) - set(inputs.excluded))
+        for site in sorted({r.site for r in records} | set(inputs.certificates) - set(inputs.excluded) - inputs.unmetered_sites)
     }
     workload_refs: dict[str, WorkloadRef] = {}
     for r in records:

@@ -164,7 +164,7 @@ def register(subparsers) -> None:
     run.add_argument("--track", required=True, help="gpu-v1, cpu-v1 or smoke (joulebench workloads list)")
     run.add_argument("--profile", required=True, help="the declared hardware profile id (joulebench profiles list)")
     run.add_argument("--site", required=True, type=identifier, help="your site's id (lowercase, e.g. acme-h100-01)")
-    run.add_argument("--only", action="append", metavar="ID", help="run only this workload (repeatable)")
+    run.add_argument("--only", action="append", metavar="ID", type=identifier, help="run only this workload (repeatable)")
     run.add_argument("--repeats", type=positive_int, default=None, help="override the spec's repeats")
     run.add_argument("--out", default=None,
                      help=f"results folder; records go to OUT/SITE/ (default: results, or {SCRATCH_DIR} with --allow-unmetered)")
@@ -172,7 +172,8 @@ def register(subparsers) -> None:
                      help="idle measurement before the windows")
     run.add_argument("--device", default=None, help="torch device (default: cuda for gpu profiles, else cpu)")
     run.add_argument("--meters", default=None, metavar="CONFIG", help="external meters (BMC, wall plug) declared in YAML")
-    run.add_argument("--live-estimator", action="append", metavar="ID", help="run a live estimator alongside (repeatable)")
+    run.add_argument("--live-estimator", action="append", metavar="ID", type=identifier,
+                     help="run a live estimator alongside (repeatable)")
     run.add_argument("--container", default=None, metavar="IMAGE", help="run inside this image (see README)")
     run.add_argument("--certified", action="store_true", help="a certified run: refuses images referenced by tag only, and a machine materially smaller than its profile "
                           "(under 90%% of its CPU cores or RAM)")
