@@ -53,6 +53,13 @@ def render_table(summary: ScoreSummary, slice_filter: str | None = None) -> str:
         f"{runs.n_runs} runs, {runs.n_workloads} workloads, sites: {', '.join(runs.sites)}; "
         f"metered truth per boundary: " + ", ".join(f"{b} {runs.truth_runs.get(b, 0)}" for b in BOUNDARIES)
     )
+    if summary.trust is not None:
+        for entry in summary.trust.sites:
+            if entry.tier == "uncertified":
+                parts.append(f"site {entry.site}: uncertified: {entry.reason}")
+            else:
+                extra = f"; {len(entry.uncertified)} run(s) uncertified (see --format json)" if entry.uncertified else ""
+                parts.append(f"site {entry.site}: tier {entry.tier} for {entry.certified_runs} run(s): {entry.reason}{extra}")
     dimension = slice_filter or "all"
     groups: dict[tuple[str, str], list] = {}
     for s in summary.scores:

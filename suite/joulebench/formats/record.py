@@ -38,8 +38,10 @@ LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 # loading), never longer than it by more than this (clock rounding).
 DURATION_SLACK_S = 1.0
 DURATION_SLACK_FRACTION = 0.01
-# No workload iterates faster than this, however small: an iteration is at least one kernel launch.
-MAX_ITERATIONS_PER_S = 1_000_000
+# No workload iterates faster than this per accelerator (or per CPU machine), however small: an iteration is at
+# least one kernel launch or one pass through a model. Generous, so an importer that counts one sample per
+# iteration on a large inference system still fits.
+MAX_ITERATIONS_PER_S = 10_000_000
 MAX_TOKENS_PER_S = 1e9
 MAX_TRACE_POINTS = 100_000
 Watts = Annotated[float, Field(ge=0, le=10_000_000)]
@@ -255,7 +257,8 @@ def plausibility_problems(record: RunRecord) -> list[str]:
                         f"({span:g} s apart; at most {allowed:g} s)")
     duration = record.duration_s
     rate = record.iterations / duration
-    if rate > MAX_ITERATIONS_PER_S:
+    devices = max(1, record.profile.accelerator.count if record.profile.accelerator else 1)
+    if rate > MAX_ITERATIONS_PER_S * devices:
         problems.append(f"iterations: {record.iterations:g} in {duration:g} s is {rate:.3g} per second "
                         f"(no device does more than {MAX_ITERATIONS_PER_S:g})")
     flops = record.workload.flops_per_iteration
