@@ -89,8 +89,8 @@ def _record_parts(runs_dir: Path) -> tuple[list[tuple[str, ...]], list[str]]:
     The same files as `runs_dir.rglob("*.json")` minus the skipped ones, found with
     os.scandir: pathlib's glob and Path objects were a third of reading 10,000 records.
     A `.json` entry that is a symbolic link, a FIFO, a device or a folder is
-    refused with a problem line (never followed, never opened); symbolic links
-    to folders are not entered.
+    refused with a problem line (never followed, never opened), and so is a
+    symbolic link to a folder (never entered).
     """
     found: list[tuple[str, ...]] = []
     problems: list[str] = []
@@ -124,12 +124,23 @@ def _record_parts(runs_dir: Path) -> tuple[list[tuple[str, ...]], list[str]]:
                     problems.append(f"{entry.path}: is {what}; a run record must be a regular file in the folder "
                                     "(links are not followed)")
                     continue
+            elif is_link and _points_to_folder(entry):
+                problems.append(f"{entry.path}: is a symbolic link to a folder; links are not followed "
+                                "(put the folder itself under the results folder)")
+                continue
             if is_folder:
                 walk(entry.path, (*parts, name))
 
     walk(str(runs_dir), ())
     found.sort()  # by path components, as sorting the Paths did
     return found, problems
+
+
+def _points_to_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
 
 
 def _bad_records(runs_dir: Path, problems: list[str]) -> InputError:

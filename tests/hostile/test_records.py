@@ -157,7 +157,7 @@ FILES = register("records: files that are not records (validate run + score)", [
     Case("score_folder_named_like_a_record", lambda f: ["score", "--runs", str((f / "r" / "lab-a" / "d.json").mkdir(parents=True) or f / "r")],
          2, ("d.json", "is a folder")),
     Case("score_site_folder_symlinked_to_etc", lambda f: ["score", "--runs", str(link(f / "r" / "etc", "/etc").parent)], 2,
-         ("no runs",)),
+         ("etc", "symbolic link to a folder", "not followed")),
     Case("score_runs_is_a_file", lambda f: ["score", "--runs", str(write(f / "r.json", "{}"))], 2, ("r.json", "not a folder")),
     Case("score_runs_missing", lambda f: ["score", "--runs", str(f / "nowhere")], 2, ("nowhere", "not found")),
     Case("score_duplicate_run_id", lambda f: [write(f / "r" / "lab-a" / "b.json", dumps(BASE)),

@@ -138,6 +138,21 @@ def covered_record_to(kind: str) -> Callable[[Path, Path], None]:
     return apply
 
 
+def symlinked_certificate(folder: Path) -> list[str]:
+    """A signed, trusted certificate kept outside the folder, linked in: refused, never followed."""
+    cert, keys = certified_site(folder)
+    outside = folder / "outside-certificate.json"
+    cert.rename(outside)
+    link(cert, outside)
+    return ["leaderboard", "build", "--runs", str(cert.parent.parent), "--out", str(folder / "site"),
+            "--resamples", "20", "--trusted-keys", str(keys)]
+
+
+def check_symlinked_certificate(folder: Path) -> None:
+    page = next((folder / "site" / "sites").glob("lab-a-*.html")).read_text()
+    assert "symbolic link out of" in page and "tier A" not in page.split("<main>")[1].split("Tier A:")[0]
+
+
 def pem(folder: Path, private: bool, name: str) -> Path:
     key = Ed25519PrivateKey.generate()
     data = (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -213,6 +228,8 @@ VERIFY = register("certificates (verify)", [
     Case("verify_certificate_is_a_directory", verify_file(lambda f: (f / "c.json").mkdir() or f / "c.json"), 5,
          ("c.json", "is a folder")),
     Case("verify_certificate_is_a_fifo", verify_file(lambda f: fifo(f / "c.json")), 5, ("c.json", "FIFO"), process=True),
+    Case("board_certificate_is_a_symlink_out_of_the_folder", symlinked_certificate, 0, ("wrote",), writes=True,
+         check=lambda f, out, err: check_symlinked_certificate(f)),
     Case("verify_certificate_name_with_escape", verify_file(lambda f: f / "\x1b[31mcert.json"), 5, ("cert.json", "not found")),
     Case("verify_public_key_is_a_directory", with_public_key(lambda f: (f / "k.pub").mkdir() or f / "k.pub"), 2,
          ("k.pub", "is a folder")),

@@ -77,8 +77,9 @@ def write_certificate(path: Path, certificate: Certificate) -> None:
     write_text_atomic(path, certificate.model_dump_json(indent=1) + "\n")
 
 
-def load_certificate(path: Path) -> Certificate:
-    return load_json_model(Certificate, path, "certificate", max_bytes=MAX_CERTIFICATE_BYTES)
+def load_certificate(path: Path, root: Path | None = None) -> Certificate:
+    """A certificate file (inside `root`, links resolved, when given: a results folder's own)."""
+    return load_json_model(Certificate, path, "certificate", max_bytes=MAX_CERTIFICATE_BYTES, root=root)
 
 
 # --------------------------------------------------------------------------- keys
@@ -339,16 +340,18 @@ def _grant(certificate: Certificate, folder: Path, result: Verification, keyring
                               f"{len(result.covered)} record(s) by sha256")
 
 
-def verify_certificate(path: Path, trusted_public_key=None, keyring: Keyring | None = None) -> Verification:
+def verify_certificate(path: Path, trusted_public_key=None, keyring: Keyring | None = None,
+                       root: Path | None = None) -> Verification:
     """Signature (where signed), every record's hash, the records it does not cover, and the tier it grants.
 
-    Never raises on a mismatch; `keyring` defaults to the repository's trusted keys.
+    Never raises on a mismatch; `keyring` defaults to the repository's trusted keys; with `root`, a
+    certificate that is a link out of that folder is refused.
     """
     path = Path(path)
     if keyring is None:
         keyring = load_trusted_keys()
     try:
-        certificate = load_certificate(path)
+        certificate = load_certificate(path, root)
     except InputError as e:
         result = Verification(path, None, [str(e)])
         result.reason = "the certificate cannot be read"
@@ -377,6 +380,6 @@ def site_tiers(results_dir: Path, keyring: Keyring | None = None) -> dict[str, s
         path = folder / CERTIFICATE_NAME
         tier = "uncertified"
         if path.exists() or path.is_symlink():
-            tier = verify_certificate(path, keyring=keyring).granted
+            tier = verify_certificate(path, keyring=keyring, root=folder).granted
         tiers[folder.name] = tier
     return tiers

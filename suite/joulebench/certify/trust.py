@@ -52,7 +52,7 @@ def assess(runs_dir: Path, records: list[RunRecord], sources: dict[str, str], di
         for folder in records_store.site_folders(runs_dir):
             path = folder / records_store.CERTIFICATE_NAME
             if path.exists() or path.is_symlink():
-                verifications[folder.name] = verify_certificate(path, keyring=keyring)
+                verifications[folder.name] = verify_certificate(path, keyring=keyring, root=folder)
 
     def folder_reason(name: str) -> tuple[str, str]:
         result = verifications.get(name)
