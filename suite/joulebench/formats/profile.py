@@ -92,9 +92,15 @@ class HardwareProfile(Strict):
     def cores(self) -> int:
         return self.cpu.sockets * self.cpu.cores_per_socket
 
-    def max_power_w(self, boundary: str) -> float:
-        """The most this hardware could draw at a boundary, generously (POWER_HEADROOM x the declared figures)."""
+    def max_power_w(self, boundary: str) -> float | None:
+        """The most this hardware could draw at a boundary, generously (POWER_HEADROOM x the declared figures).
+
+        None for the gpu boundary of a profile that declares no accelerator: a GPU the profile does not
+        describe (a cpu profile on a machine that has one) has no declared draw to bound it by.
+        """
         acc = self.accelerator
+        if boundary == "gpu" and acc is None:
+            return None
         gpu = acc.count * acc.tdp_w if acc else 0.0
         cpu = self.cpu.sockets * self.cpu.tdp_w
         dram = self.memory.total_gib * DRAM_W_PER_GIB + 50.0
