@@ -25,7 +25,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,12 +158,6 @@ def deep_json(depth: int) -> str:
 
 def dumps(data: Any) -> str:
     return json.dumps(data, allow_nan=True)
-
-
-@dataclass
-class Surface:
-    name: str
-    cases: list[Case] = field(default_factory=list)
 
 
 SURFACES: dict[str, int] = {}

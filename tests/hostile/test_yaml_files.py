@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -221,8 +222,6 @@ def meter(**edits) -> dict:
         data = _set(data, key.replace("__", "."), value)
     return data
 
-
-from collections.abc import Callable  # noqa: E402  (used in annotations above)
 
 METERS = register("yaml: meters config (validate meters)", [
     Case("meters_password_written_in_the_file", meters(meter(credentials={"username": "u", "password": "hunter2"})), 2,

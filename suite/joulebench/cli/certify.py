@@ -81,7 +81,8 @@ def _certify_command(args) -> int:
     for meter in meter_set.all():
         meter.start()
     try:
-        certificate = certify(inputs, say=lambda line: console.print(f"[dim]{line}[/]"))
+        certificate = certify(inputs, say=lambda line: console.print(output.clean(line), style="dim", markup=False,
+                                                                     highlight=False))
     finally:
         meter_set.close()
     if private_key is not None:
@@ -97,7 +98,7 @@ def _certify_command(args) -> int:
     for reason in certificate.tier_reasons:
         console.print(output.clean(f"  {reason}"), markup=False, highlight=False)
     console.print(f"tier [bold]{certificate.tier}[/] -> {output.clean(path)}")
-    sys.stdout.write(str(path) + "\n")
+    sys.stdout.write(output.clean(path) + "\n")
     return 0
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from joulebench.cli import output
 from joulebench.cli.arguments import int_between, number_between
 from joulebench.formats import EstimateFile
 from joulebench.scoring import sandbox as sandbox_module
@@ -31,9 +31,9 @@ def _estimate_command(args) -> int:
     estimates = estimate_in_sandbox(args.image, facts, command or None, limits)
     document = EstimateFile(estimates=estimates)
     write_text_atomic(Path(args.out), document.model_dump_json(indent=1) + "\n")
-    sys.stderr.write(
+    output.say(
         f"wrote {len(estimates)} estimate(s) for {len({e.run_id for e in estimates})} of {len(facts)} run(s) to {args.out}; "
-        f"score them with: joulebench score --runs {args.runs} --submission {args.out}\n"
+        f"score them with: joulebench score --runs {args.runs} --submission {args.out}"
     )
     return 0
 
