@@ -10,6 +10,7 @@ import pytest
 from joulebench.certify.certificates import (
     certificate_path,
     load_private_key,
+    load_trusted_keys,
     sign_certificate,
     site_tiers,
     verify_certificate,
@@ -19,14 +20,22 @@ from joulebench.certify.checks import Timing, certify
 from joulebench.cli import main
 from joulebench.formats import CertificationPlan, HardwareProfile, WorkloadSpec
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
+from tests.doubles.certificates import trust_key
 from tests.test_certification import scripted_site
 
 
 @pytest.fixture
 def keys(tmp_path):
+    """A site key made by `keygen`, trusted for lab-1 in tmp_path/trusted-keys.yaml."""
     key = tmp_path / "keys" / "site.key"
+    key.parent.mkdir()
     assert main(["keygen", "--out", str(key)]) == 0
+    trust_key(tmp_path / "trusted-keys.yaml", load_private_key(key), ["lab-1"])
     return key, key.with_name("site.key.pub")
+
+
+def trusted(tmp_path):
+    return load_trusted_keys(tmp_path / "trusted-keys.yaml")
 
 
 @pytest.fixture
@@ -57,12 +66,21 @@ def test_keygen_writes_a_private_key_only_its_owner_can_read_and_refuses_to_over
     assert "refusing to overwrite" in capsys.readouterr().err
 
 
-def test_a_signed_certificate_verifies(certified, keys, capsys):
+def test_a_signed_certificate_verifies(certified, keys, capsys, tmp_path):
     results, cert = certified
     path = _write(results, cert, keys[0])
-    assert main(["verify", str(path), "--public-key", str(keys[1])]) == 0
+    assert main(["verify", str(path), "--public-key", str(keys[1]), "--trusted-keys", str(tmp_path / "trusted-keys.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "tier A" in out and "signature and record hashes match" in out
+    assert "claims tier A" in out and "granted: tier A" in out and "signature, trusted key and record hashes match" in out
+
+
+def test_a_certificate_signed_by_a_key_nobody_trusts_grants_nothing(certified, keys, capsys):
+    results, cert = certified
+    path = _write(results, cert, keys[0])
+    assert main(["verify", str(path), "--public-key", str(keys[1])]) == 5  # the repository's keys: not this one
+    captured = capsys.readouterr()
+    assert "granted: uncertified" in captured.out and "not in the trusted keys" in captured.out
+    assert "claims tier A, but grants uncertified" in captured.err
 
 
 def test_verify_catches_a_tampered_record(certified, keys, capsys):
@@ -119,34 +137,41 @@ def test_verify_refuses_a_certificate_signed_by_another_key(certified, keys, tmp
     assert "not by the trusted key" in capsys.readouterr().err
 
 
-def test_an_unsigned_certificate_verifies_its_hashes_only(certified, capsys):
+def test_an_unsigned_certificate_grants_nothing(certified, capsys):
     results, cert = certified
     path = _write(results, cert)
-    assert main(["verify", str(path)]) == 0
-    assert "no signature" in capsys.readouterr().out
+    assert main(["verify", str(path)]) == 5
+    captured = capsys.readouterr()
+    assert "granted: uncertified" in captured.out and "unsigned" in captured.out
+    assert verify_certificate(path).granted == "uncertified"
 
 
 def test_a_record_path_cannot_leave_the_certificate_folder(certified):
     results, cert = certified
-    bad = cert.model_copy(update={"records": [cert.records[0].model_copy(update={"path": "../../etc/passwd"})]})
-    result = verify_certificate(_write(results, bad))
-    assert any("leaves the certificate's folder" in p for p in result.problems)
+    bad = cert.model_dump(mode="json")
+    bad["records"][0]["path"] = "../../etc/passwd"
+    path = certificate_path(results, cert.site)
+    path.write_text(json.dumps(bad))
+    result = verify_certificate(path)
+    assert any("field 'records.0.path'" in p for p in result.problems)
+    assert result.granted == "uncertified"
 
 
-def test_site_tiers_shows_only_verified_standard_certificates(certified, keys):
+def test_site_tiers_shows_only_verified_standard_certificates(certified, keys, tmp_path):
     results, cert = certified
     _write(results, cert, keys[0])
     (results / "no-cert-site").mkdir()
-    assert site_tiers(results) == {"lab-1": "A", "no-cert-site": "uncertified"}
+    assert site_tiers(results, trusted(tmp_path)) == {"lab-1": "A", "no-cert-site": "uncertified"}
+    assert site_tiers(results) == {"lab-1": "uncertified", "no-cert-site": "uncertified"}  # the repository's keys
 
     short = cert.model_copy(update={"plan": CertificationPlan(idle_s=5.0), "standard_plan": False})
     _write(results, short, keys[0])
-    assert site_tiers(results)["lab-1"] == "uncertified"
+    assert site_tiers(results, trusted(tmp_path))["lab-1"] == "uncertified"
 
     _write(results, cert, keys[0])
     record = results / "lab-1" / cert.records[0].path
     record.write_text(record.read_text() + " ")
-    assert site_tiers(results)["lab-1"] == "uncertified"
+    assert site_tiers(results, trusted(tmp_path))["lab-1"] == "uncertified"
 
 
 def test_site_tiers_of_a_missing_folder_is_empty(tmp_path):

@@ -107,8 +107,8 @@ def _records(results: Path) -> list:
     out = []
     for i, workload in enumerate(("net-a", "net-b")):
         start = datetime.fromtimestamp(1796162310 + 5 * i, tz=timezone.utc)
-        record = make_record(workload_id=workload, truth={"cpu": 200.0}, site="ci").model_copy(update={
-            "started_at": start, "ended_at": start + timedelta(seconds=2), "duration_s": 2.0,
+        record = make_record(workload_id=workload, truth={"cpu": 200.0}, site="ci", duration_s=2.0).model_copy(update={
+            "started_at": start, "ended_at": start + timedelta(seconds=2),
             "missing_boundaries": [MissingBoundary(boundary="dram", reason="RAPL: no dram zone under /sys/class/powercap")],
         })
         path = results / "ci" / f"{record.run_id}.json"

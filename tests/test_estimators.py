@@ -124,11 +124,12 @@ def test_green_algorithms_cpu_profile_has_no_gpu_term():
 def test_flops_hand_calculation_and_device_count_cancels():
     profile = make_profile(accelerator_tdp_w=700.0, peak_tflops={"float32": 60.0, "bfloat16": 900.0, "float16": 900.0},
                            accelerator_count=2)
-    f = facts(profile=profile, flops_per_iteration=1e15, iterations=100)
+    # 1e17 FLOPs take at least 1e17 / (2 x 900e12) = 56 s on this hardware; the window says 200 s.
+    f = facts(profile=profile, flops_per_iteration=1e15, iterations=100, duration_s=200.0)
     # t = 1e17 / (2 x 900e12 x 0.4) = 138.9 s; E = t x 2 x 700 W = 1e17 x 700 / (900e12 x 0.4) = 194444.4 J
     assert FlopModel().estimate(f)["gpu"] == pytest.approx(1e17 * 700.0 / (900e12 * 0.4), rel=1e-12)
     assert FlopModel().estimate(f)["gpu"] == pytest.approx(194444.444, rel=1e-6)
-    one = facts(profile=profile, flops_per_iteration=1e15, iterations=100, device_count=1)
+    one = facts(profile=profile, flops_per_iteration=1e15, iterations=100, device_count=1, duration_s=200.0)
     assert FlopModel().estimate(one) == FlopModel().estimate(f)
 
 

@@ -65,7 +65,7 @@ def _energy(boundary: str, joules: float, meter: str = "rapl:cpu") -> BoundaryEn
 
 
 def _two_node_record(**changes) -> dict:
-    record = make_record(truth={"cpu": 300.0})
+    record = make_record(truth={"cpu": 300.0}, duration_s=2.0)
     data = json.loads(record.model_dump_json())
     data["energy"] = [json.loads(_energy("cpu", 300.0).model_dump_json())]
     data["topology"] = Topology(nodes=2, world_size=2, ranks_per_node=1, gpus_per_node=0, launcher="torchrun",
@@ -83,7 +83,7 @@ def _two_node_record(**changes) -> dict:
 
 
 def test_a_two_node_record_round_trips_and_its_facts_say_so():
-    record = RunRecord.model_validate(_two_node_record())
+    record = RunRecord.model_validate_json(json.dumps(_two_node_record()))
     assert RunRecord.model_validate_json(record.model_dump_json()) == record
     assert record.window_sync.edge_skew_s == 0.002
     facts = RunFacts.from_record(record)
@@ -94,21 +94,21 @@ def test_job_energy_must_be_the_sum_of_the_nodes():
     data = _two_node_record()
     data["energy"][0]["energy_j"] = 310.0
     with pytest.raises(ValidationError, match="not the sum of the nodes"):
-        RunRecord.model_validate(data)
+        RunRecord.model_validate_json(json.dumps(data))
 
 
 def test_a_boundary_not_metered_on_every_node_cannot_be_in_the_job_energy():
     data = _two_node_record()
     data["nodes"][1]["energy"] = []
     with pytest.raises(ValidationError, match="not metered on every node"):
-        RunRecord.model_validate(data)
+        RunRecord.model_validate_json(json.dumps(data))
 
 
 def test_nodes_must_cover_every_rank_once():
     data = _two_node_record()
     data["nodes"][1]["global_ranks"] = [0]
     with pytest.raises(ValidationError, match="global_ranks"):
-        RunRecord.model_validate(data)
+        RunRecord.model_validate_json(json.dumps(data))
     data = _two_node_record(topology=None)
     with pytest.raises(ValidationError, match="needs a topology"):
-        RunRecord.model_validate(data)
+        RunRecord.model_validate_json(json.dumps(data))

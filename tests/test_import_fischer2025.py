@@ -67,7 +67,7 @@ def ollama_run(n: int, minute: int, **overrides) -> dict:
         "status": "FINISHED",
         "artifact_uri": f"file:///home/fischer/repos/ai-energy-validation/mlruns/593090544047217993/{run_id(n)}/artifacts",
         "start_time": f"2025-09-20 05:{minute:02d}:42.246000+00:00",
-        "end_time": f"2025-09-20 05:{minute + 15:02d}:09.136000+00:00",
+        "end_time": f"2025-09-20 05:{minute + 16:02d}:09.136000+00:00",
         "metrics.power_draw": "1203.2116404884546",
         "metrics.power_draw_total": "338102.4709772557",
         "metrics.running_time": "3.196378732042957",
@@ -184,7 +184,7 @@ def release(tmp_path: Path) -> Path:
         folder,
         OLLAMA_STEM,
         [(1, "start", "0.294", False, False), (1, "stop", "0.401", False, False),
-         (2, "start", "0.402", False, False), (2, "stop", "2.13", True, False, "2.150")],
+         (2, "start", "0.402", False, False), (2, "stop", "0.513", True, False, "0.515")],
     )  # fmt: skip
     write_export(
         folder,
@@ -240,8 +240,8 @@ def test_joins_each_run_with_its_photos_by_run_id_and_converts_kwh_to_joules(rel
     assert first.truth_j("node") == 385200.0
     # The export lists run 2 before run 1 and the photos the other way round:
     # the join follows the run ids, not the row positions.
-    assert got[run_id(2)].truth_j("node") == pytest.approx((2.13 - 0.402) * 3.6e6)
-    assert got[run_id(2)].truth_j("node") == 1728 * 3600.0
+    assert got[run_id(2)].truth_j("node") == pytest.approx((0.513 - 0.402) * 3.6e6)
+    assert got[run_id(2)].truth_j("node") == 111 * 3600.0
     assert got[run_id(3)].truth_j("node") == 8 * 3600.0
     assert got[run_id(4)].truth_j("node") == 7 * 3600.0
 
@@ -310,7 +310,7 @@ def test_workloads_describe_the_study_models_outside_the_pinned_tracks(release: 
 def test_a_reading_fixed_by_hand_is_said_so(release: Path, tmp_path: Path):
     import_study(release, "fischer2025-desktop", tmp_path / "out")
     warnings = records(tmp_path / "out")[run_id(2)].warnings
-    assert any("fixed by hand" in w and "'2.150'" in w and "2.130 kWh" in w for w in warnings)
+    assert any("fixed by hand" in w and "'0.515'" in w and "0.513 kWh" in w for w in warnings)
 
 
 # --------------------------------------------------------------------------- skipped runs

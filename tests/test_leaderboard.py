@@ -1,4 +1,4 @@
-"""The static leaderboard: pages from test records, determinism, the empty case, hostile ids, and real Chromium.
+"""The static leaderboard: pages from test records, determinism, the empty case, hostile text, and real Chromium.
 
 Every energy here comes from the test (tests/doubles/records.py); the site
 built from it exists only under tmp_path.
@@ -26,10 +26,12 @@ from joulebench.board import SITE_MARKER, markdown_html, slug
 from joulebench.board.plots import histogram, scatter_loglog
 from joulebench.formats import Provenance
 from tests.browser import Chromium, find_chromium
-from tests.doubles.certificates import unchecked_certificate
+from tests.doubles.certificates import keys_file_for, unchecked_certificate
 from tests.doubles.records import live_estimate, make_profile, make_record, write_records
 
 XSS = "<script>alert(1)</script>"
+# Ids are patterns now (a script tag is refused as an id); an odd but valid one still needs a working page.
+ODD = "x.y_z-2"
 WORKLOADS = [
     ("resnet50-train", "vision", "train", 25_557_032, 5000.0),
     ("bert-infer", "language", "infer", 110_000_000, 1200.0),
@@ -39,13 +41,15 @@ WORKLOADS = [
 
 def test_records(imported_site: str | None = None):
     """Two sites x three workloads x three repeats; live outputs made up here: codecarbon at 0.98x (gpu) and
-    1.2x (node), a twin that answers exactly as it does on gpu, and an estimator whose id is a script tag at 1.5x."""
+    1.2x (node), a twin that answers exactly as it does on gpu, and an estimator with an odd id at 1.5x. The
+    imported site's provenance note is a script tag (free text: shown as text)."""
     records = []
     for site, profile_id in (("lab-a", "test-gpu"), ("lab-b", "test-gpu-2")):
         provenance = None
         if site == imported_site:
             provenance = Provenance(source="Test Study 2026", citation="A. Tester, 'A test study', 2026",
-                                    repository="https://example.invalid/study", files=["results/a.csv"], commit="abc123")
+                                    repository="https://example.invalid/study", files=["results/a.csv"], commit="abc1234",
+                                    note=XSS)
         for workload_id, domain, task, params, gpu_j in WORKLOADS:
             for repeat in (1, 2, 3):
                 truth = gpu_j * (1 + 0.01 * repeat)
@@ -58,7 +62,7 @@ def test_records(imported_site: str | None = None):
                     live=[live_estimate("codecarbon", "gpu", truth * 0.98, version="3.3.2"),
                           live_estimate("codecarbon", "node", truth * 1.2, version="3.3.2"),
                           live_estimate("codecarbon-twin", "gpu", truth * 0.98),  # same answers: a tie
-                          live_estimate(XSS, "gpu", truth * 1.5)],
+                          live_estimate(ODD, "gpu", truth * 1.5)],
                 ))  # fmt: skip
     return records
 
@@ -67,7 +71,9 @@ test_records.__test__ = False  # a helper, not a test
 
 
 def build(runs: Path, out: Path, *extra: str) -> int:
-    return main(["leaderboard", "build", "--runs", str(runs), "--out", str(out), "--resamples", "200", *extra])
+    keys = keys_file_for(runs)
+    trusted = ["--trusted-keys", str(keys)] if keys.exists() else []
+    return main(["leaderboard", "build", "--runs", str(runs), "--out", str(out), "--resamples", "200", *trusted, *extra])
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +101,7 @@ def pages(site: Path) -> list[Path]:
 def test_every_kind_of_page_is_built(site):
     names = {p.relative_to(site).as_posix() for p in pages(site)}
     assert {"index.html", "workloads.html", "methodology.html", "cite.html"} <= names
-    # mlco2, green-algorithms, flops, codecarbon, codecarbon-twin, the XSS id
+    # mlco2, green-algorithms, flops, codecarbon, codecarbon-twin, the odd id
     assert sum(n.startswith("estimators/") for n in names) == 6
     assert sum(n.startswith("workloads/") for n in names) == 3
     assert sum(n.startswith("sites/") for n in names) == 2
@@ -118,7 +124,7 @@ def test_index_ranks_with_the_scorers_numbers(site):
     assert "codecarbon</a>" in gpu[1] and ">=1</td>" in gpu[1] and 'class="tied"' not in gpu[1]
     for row in gpu[:2]:
         assert "<strong>2.0</strong>" in row and ">-2.0 " in row
-    assert "&lt;script&gt;" in gpu[2] and "<strong>50.0</strong>" in gpu[2] and "+50.0" in gpu[2]
+    assert f">{ODD}</a>" in gpu[2] and "<strong>50.0</strong>" in gpu[2] and "+50.0" in gpu[2]
     assert "100.0% <span" in gpu[0] and "(18/18)" in gpu[0]
     node = _ranking_rows(index, "node")
     assert "codecarbon</a>" in node[0] and "<strong>29.4</strong>" in node[0]  # 1.2 / 1.7 - 1 = -29.4%
@@ -144,7 +150,7 @@ def test_sites_show_tier_certificate_and_provenance(site):
     assert re.search(r'lab-a</a></td>\s*<td data-sort="0"><span class="tier tier-A">tier A</span>', index)
     assert re.search(r'lab-b</a></td>\s*<td data-sort="3"><span class="tier tier-uncertified">', index)
     lab_a = text(site / "sites" / f"{slug('lab-a')}.html")
-    assert "It verifies: record hashes match" in lab_a and "tier A" in lab_a
+    assert "It verifies against the trusted keys: signed by trusted key test-key" in lab_a and "tier A" in lab_a
     lab_b = text(site / "sites" / f"{slug('lab-b')}.html")
     assert "Test Study 2026" in lab_b and "A. Tester, &#39;A test study&#39;, 2026" in lab_b
     assert "saw 11 runs and imported 9" in lab_b and "2 (reading missing)" in lab_b
@@ -189,11 +195,12 @@ def test_cite_names_version_and_a_data_hash_anyone_can_check(site):
     for name in ("scores.csv", "scores.json", "runs.csv", "runs.json"):
         assert f'href="data/{name}"' in page and (site / "data" / name).stat().st_size > 0
     runs = list(csv.DictReader(io.StringIO(text(site / "data" / "runs.csv"))))
-    assert len(runs) == 18 and {r["site_tier"] for r in runs} == {"A", "uncertified"}
+    assert len(runs) == 18 and {r["tier"] for r in runs} == {"A", "uncertified"}
+    assert {r["tier_reason"] for r in runs if r["site"] == "lab-b"} == {"no certificate in lab-b/"}
     assert float(runs[0]["gpu_energy_j"]) > 0 and runs[0]["cpu_energy_j"] == ""
     runs_json = json.loads(text(site / "data" / "runs.json"))
     assert [r["run_id"] for r in runs_json] == sorted(r["run_id"] for r in runs)
-    assert {e["estimator_id"] for r in runs_json for e in r["live_estimates"]} == {"codecarbon", "codecarbon-twin", XSS}
+    assert {e["estimator_id"] for r in runs_json for e in r["live_estimates"]} == {"codecarbon", "codecarbon-twin", ODD}
     scores = list(csv.DictReader(io.StringIO(text(site / "data" / "scores.csv"))))
     assert any(s["estimator_id"] == "codecarbon" and s["slice"] == "all" and s["boundary"] == "gpu"
                and abs(float(s["mape_pct"]) - 2.0) < 1e-9 for s in scores)
@@ -202,13 +209,13 @@ def test_cite_names_version_and_a_data_hash_anyone_can_check(site):
 # --------------------------------------------------------------------------- safety and determinism
 
 
-def test_a_script_id_is_shown_as_text_and_gets_a_working_page(site):
+def test_script_text_is_shown_as_text_and_an_odd_id_gets_a_working_page(site):
     for page in pages(site):
         assert XSS not in text(page), page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text(site / "index.html")
-    page = site / "estimators" / f"{slug(XSS + '@1.0')}.html"
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text(site / "sites" / f"{slug('lab-b')}.html")
+    page = site / "estimators" / f"{slug(ODD + '@1.0')}.html"
     assert page.is_file()
-    assert "<h1>&lt;script&gt;alert(1)&lt;/script&gt; <span" in text(page)
+    assert f"<h1>{ODD} <span" in text(page)
     for path in site.rglob("*"):
         assert re.fullmatch(r"[a-z0-9.-]+", path.name) or path.name == SITE_MARKER or path.name == "inputs.sha256", path
 
@@ -235,9 +242,14 @@ def test_two_builds_are_byte_identical(site, tmp_path):
         {"importer": "teststudy", "runs_seen": 11, "imported": ["x"] * 9, "skipped_by_reason": {"reading missing": 2}}))
     # Another folder, another process, another string-hash seed: still the same bytes.
     code = ("import sys; from joulebench.cli import main; sys.exit(main(['leaderboard', 'build', '--runs', sys.argv[1], "
-            "'--out', sys.argv[2], '--resamples', '200']))")
+            "'--out', sys.argv[2], '--resamples', '200', '--trusted-keys', sys.argv[3]]))")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    subprocess.run([sys.executable, "-c", code, str(runs), str(tmp_path / "again")], check=True, env=env,
+    # The same trusted keys as the fixture's build: the certificate in this copy is signed by another key.
+    keys = keys_file_for(runs)
+    keys.write_bytes(keys_file_for(site.parent / "results").read_bytes())
+    lab_a = runs / "lab-a" / "certificate.json"
+    lab_a.write_bytes((site.parent / "results" / "lab-a" / "certificate.json").read_bytes())
+    subprocess.run([sys.executable, "-c", code, str(runs), str(tmp_path / "again"), str(keys)], check=True, env=env,
                    capture_output=True)
     first = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path / "again").as_posix(): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
@@ -426,7 +438,7 @@ def test_pages_in_headless_chromium(site, browser, tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     chosen = {
         "index": site / "index.html",
-        "estimator": site / "estimators" / f"{slug(XSS + '@1.0')}.html",
+        "estimator": site / "estimators" / f"{slug(ODD + '@1.0')}.html",
         "workload": site / "workloads" / f"{slug('test-v1/llama-gen')}.html",
         "site": site / "sites" / f"{slug('lab-b')}.html",
         "methodology": site / "methodology.html",
@@ -460,5 +472,5 @@ def test_pages_in_headless_chromium(site, browser, tmp_path):
     assert browser.evaluate(first) == "green-algorithms"  # the profile's 700 W at 80% usage: the worst
 
     browser.open(chosen["estimator"].as_uri())
-    assert browser.evaluate("document.querySelector('h1').textContent").startswith(XSS)
+    assert browser.evaluate("document.querySelector('h1').textContent").startswith(ODD)
     assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 2

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
+import re
 import shutil
 import tempfile
 from importlib import resources
@@ -33,6 +33,7 @@ from typing import Any
 
 from joulebench.board import format as fmt
 from joulebench.errors import InputError
+from joulebench.files import MAX_REPORT_BYTES, inside, parse_json, read_bytes
 from joulebench.board.format import markdown_html  # noqa: F401  (re-exported for tests and other callers)
 from joulebench.board.view import Inputs, SiteCertificate, View, aggregate, manifest_text, slug  # noqa: F401
 from joulebench import records as records_store
@@ -48,36 +49,62 @@ MARKER_TEXT = "Built by `joulebench leaderboard build`; this whole folder is rep
 # --------------------------------------------------------------------------- read
 
 
-def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
-    """Records, tiers, certificates and import reports under `runs_dir`; an empty folder gives no records."""
-    from joulebench.certify.certificates import site_tiers, verify_certificate
+def read_inputs(runs_dir: Path, min_tier: str | None = None, trusted_keys: Path | None = None) -> Inputs:
+    """Records, each run's tier, certificates and import reports under `runs_dir`; an empty folder gives no records.
+
+    Tiers come only from certificates that verify against the trusted keys
+    (default: the repository's trusted-keys.yaml), and only for the records
+    they cover by hash. Unmetered records (no primary meter: `run
+    --allow-unmetered`) are refused: left out, with a note.
+    """
+    from joulebench.certify.certificates import load_trusted_keys
+    from joulebench.certify.trust import assess
     from joulebench.scoring import filter_by_tier
 
     runs_dir = Path(runs_dir)
+    keyring = load_trusted_keys(trusted_keys)
     digests: dict[str, str] = {}  # relative path -> sha256 of the record files, from the bytes load_records validated
-    records = records_store.load_records(runs_dir, digests)  # InputError naming the folder when it is missing
-    tiers = site_tiers(runs_dir)
+    sources: dict[str, str] = {}  # run_id -> relative path
+    records = records_store.load_records(runs_dir, digests, sources)  # InputError naming the folder when it is missing
+    trust = assess(runs_dir, records, sources, digests, keyring)
+    tiers = {entry.site: entry.tier for entry in trust.summary.sites}
     read: list[Path] = []
     certificates: dict[str, SiteCertificate] = {}
     import_reports: dict[str, list[dict[str, Any]]] = {}
     for folder in records_store.site_folders(runs_dir):
         cert_path = folder / records_store.CERTIFICATE_NAME
         entry = SiteCertificate(tier=tiers.get(folder.name, "uncertified"))
-        if cert_path.is_file():
-            result = verify_certificate(cert_path)
+        result = trust.verifications.get(folder.name)
+        if result is not None:
             entry.present, entry.certificate, entry.problems = True, result.certificate, list(result.problems)
             entry.signed, entry.key_id = result.signed, result.key_id
-            read.append(cert_path)
+            entry.reason, entry.uncovered = result.reason, list(result.uncovered)
+            if cert_path.is_file() and not cert_path.is_symlink():
+                read.append(cert_path)
+        else:
+            entry.reason = f"no certificate in {folder.name}/"
         certificates[folder.name] = entry
         for report in records_store.import_reports(folder):
             read.append(report)
             import_reports.setdefault(folder.name, []).append(_read_import_report(report))
     for path in set(read):
-        digests[path.relative_to(runs_dir).as_posix()] = records_store.file_sha256(path)
+        try:
+            digests[path.relative_to(runs_dir).as_posix()] = records_store.file_sha256(path, max_bytes=MAX_REPORT_BYTES)
+        except InputError:
+            continue  # unreadable: its page says so; it is not data the site was built from
+    unmetered = sorted(r.run_id for r in records if not r.metered)
+    unmetered_sites: set[str] = set()
+    if unmetered:
+        metered = [r for r in records if r.metered]
+        unmetered_sites = ({r.site for r in records if not r.metered} - {r.site for r in metered}
+                           - {site for site, c in certificates.items() if c.present})
+        records = metered
     manifest = sorted(digests.items())
-    inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier)
+    inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier, trust=trust,
+                    unmetered=unmetered, unmetered_sites=unmetered_sites, trusted_keys=keyring.path.name,
+                    trusted_keys_sha256=keyring.sha256)
     if min_tier is not None:
-        inputs.records, inputs.excluded = filter_by_tier(records, tiers, min_tier)
+        inputs.records, inputs.excluded = filter_by_tier(records, trust, min_tier)
         inputs.n_excluded_runs = len(records) - len(inputs.records)
     return inputs
 
@@ -85,18 +112,21 @@ def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
 def _read_import_report(path: Path) -> dict[str, Any]:
     """The counts of an importer's report (`_import-<name>.json`); it is shown, never scored."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(read_bytes(path, "import report", max_bytes=MAX_REPORT_BYTES), str(path), "import report")
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
         return {
             "file": path.name,
-            "importer": str(data.get("importer", "")),
+            "importer": str(data.get("importer", ""))[:200],
             "runs_seen": int(data.get("runs_seen", 0)),
             "imported": len(data.get("imported", [])),
             "skipped_by_reason": {str(k): int(v) for k, v in sorted(data.get("skipped_by_reason", {}).items())},
             "problem": "",
         }
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
+    except (InputError, OSError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+        why = "not a readable import report" if isinstance(exc, InputError) else type(exc).__name__
         return {"file": path.name, "importer": "", "runs_seen": 0, "imported": 0, "skipped_by_reason": {},
-                "problem": f"unreadable: {type(exc).__name__}"}
+                "problem": f"unreadable: {why}"}
 
 
 # --------------------------------------------------------------------------- render
@@ -163,7 +193,7 @@ def _replace_folder(built: Path, out_dir: Path) -> None:
     """Swap the freshly built folder into place; the old site goes only after the new one is there."""
     old = None
     if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-{os.getpid()}-", dir=out_dir.parent))
         os.rmdir(old)
         os.replace(out_dir, old)
     os.replace(built, out_dir)
@@ -171,7 +201,12 @@ def _replace_folder(built: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def check_out_dir(out_dir: Path) -> None:
+def check_out_dir(out_dir: Path, runs_dir: Path | None = None) -> None:
+    if runs_dir is not None and (inside(out_dir, runs_dir) or inside(runs_dir, out_dir)):
+        raise InputError(f"--out {out_dir}: is inside --runs {runs_dir} (or holds it); the next build would read the "
+                         "site as run records, or replace the records. Choose a folder outside the results")
+    if out_dir.is_symlink():
+        raise InputError(f"--out {out_dir}: is a symbolic link; give the folder itself")
     if out_dir.exists():
         if not out_dir.is_dir():
             raise InputError(f"--out {out_dir}: exists and is not a folder")
@@ -181,24 +216,25 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def build_site(runs_dir: Path, out_dir: Path, *, min_tier: str | None = None, resamples: int | None = None,
-               seed: int | None = None, submissions: Sequence[Path] = ()) -> View:
+               seed: int | None = None, submissions: Sequence[Path] = (), trusted_keys: Path | None = None) -> View:
     """Read, score (the one scoring path, as `joulebench score`), aggregate and render into out_dir.
 
-    Nothing half-written is left if any step fails.
+    Nothing half-written is left if any step fails, and what killed builds
+    left behind (`.<out>.building-*`, `.<out>.old-*`) is removed first.
     """
     from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, score_records
 
     out_dir = Path(out_dir)
-    check_out_dir(out_dir)
+    check_out_dir(out_dir, Path(runs_dir))
     with collector_paused():
-        inputs = read_inputs(Path(runs_dir), min_tier)
+        inputs = read_inputs(Path(runs_dir), min_tier, trusted_keys)
         summary = None
         if inputs.records:
             summary = score_records(
                 inputs.records, submissions=submissions, where=str(runs_dir),
                 resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                 seed=DEFAULT_SEED if seed is None else seed,
-                filters={"min_tier": min_tier} if min_tier else {},
+                filters={"min_tier": min_tier} if min_tier else {}, trust=inputs.trust,
             )  # fmt: skip
         view = aggregate(inputs, summary)
         write_view(view, out_dir)
@@ -224,10 +260,50 @@ def collector_paused():
             gc.enable()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process: leave its folder alone
+    return True
+
+
+def clean_leftovers(out_dir: Path) -> list[Path]:
+    """Remove the folders killed builds of `out_dir` left beside it; returns what was removed.
+
+    A build works in `.<name>.building-<pid>-*` and moves the old site to
+    `.<name>.old-<pid>-*`; one whose process is gone (or, from before the pid
+    was in the name, any) is a leftover. A running build's folders are kept.
+    """
+    removed = []
+    parent = out_dir.parent
+    if not parent.is_dir():
+        return removed
+    for kind in ("building", "old"):
+        for path in parent.glob(f".{glob_escape(out_dir.name)}.{kind}-*"):
+            match = re.match(rf"^\.{re.escape(out_dir.name)}\.{kind}-(\d+)-", path.name)
+            if match and _alive(int(match.group(1))):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
 def write_view(view: View, out_dir: Path) -> None:
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out_dir}: cannot create {out_dir.parent}: {exc.strerror}") from None
+    clean_leftovers(out_dir)
+    building = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-{os.getpid()}-", dir=out_dir.parent))
     try:
         os.chmod(building, 0o755)
         render(view, building)

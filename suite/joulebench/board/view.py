@@ -27,6 +27,7 @@ from markupsafe import Markup
 from joulebench import SUITE_VERSION
 from joulebench.board.format import markdown_html
 from joulebench.formats import BOUNDARIES, Certificate, RunRecord, Score, ScoreSummary
+from joulebench.scoring.summary import csv_text
 
 BOUNDARY_TEXT = {
     "gpu": "the accelerators (GPU boards), from their own energy counters",
@@ -49,18 +50,31 @@ class SiteCertificate:
     problems: list[str] = field(default_factory=list)
     signed: bool = False
     key_id: str | None = None
+    reason: str = ""  # why the site has its tier (what it lacks, when uncertified)
+    uncovered: list[str] = field(default_factory=list)  # record files in its folder the certificate does not cover
 
 
 @dataclass
 class Inputs:
     records: list[RunRecord]
-    tiers: dict[str, str]
+    tiers: dict[str, str]  # site -> the tier its certificate grants (to the records it covers)
     certificates: dict[str, SiteCertificate]
     import_reports: dict[str, list[dict[str, Any]]]
     manifest: list[tuple[str, str]]  # (path relative to the runs folder, sha256), sorted by path
     min_tier: str | None = None
     excluded: dict[str, str] = field(default_factory=dict)  # site -> tier, left out by --min-tier
     n_excluded_runs: int = 0
+    trust: Any = None  # joulebench.certify.trust.Trust: each run's tier and reason
+    unmetered: list[str] = field(default_factory=list)  # run ids refused: no primary meter measured them
+    unmetered_sites: set[str] = field(default_factory=set)  # sites whose every record was refused as unmetered
+    trusted_keys: str = ""
+    trusted_keys_sha256: str = ""
+
+    def run_tier(self, run_id: str) -> tuple[str, str]:
+        """(tier, reason) of one run; uncertified when nothing vouches for it."""
+        if self.trust is None:
+            return "uncertified", ""
+        return self.trust.runs.get(run_id, ("uncertified", ""))
 
     @property
     def data_sha256(self) -> str:
@@ -231,6 +245,8 @@ class RunRow:
     energy: dict[str, Any]  # boundary -> BoundaryEnergy
     warnings: int
     provenance: str
+    tier: str = "uncertified"  # the tier this run counts at
+    tier_reason: str = ""
 
 
 @dataclass
@@ -280,6 +296,8 @@ class SiteView:
     runs: list[RunRow]
     hardware: str
     boundaries: list[str]
+    detected_hardware: str = ""  # what the runs detected, beside the declared `hardware`
+    uncertified_runs: list[tuple[str, str]] = field(default_factory=list)  # (run id, reason) below the site's tier
 
 
 @dataclass
@@ -313,6 +331,9 @@ class View:
     downloads: list[Download]
     bibtex: str
     example_citation: str
+    unmetered: list[str] = field(default_factory=list)  # run ids refused: no meter measured them
+    trusted_keys: str = ""
+    trusted_keys_sha256: str = ""
 
 
 def human_bytes(n: int) -> str:
@@ -415,6 +436,20 @@ def _hardware_line(profile) -> str:
     return f"{nodes}{cpu}"
 
 
+def _detected_line(hw) -> str:
+    """What the run saw of its machine, in one line (as _hardware_line says what was declared)."""
+    parts = []
+    if hw.gpus:
+        names = Counter(g.name for g in hw.gpus)
+        parts.append(", ".join(f"{n} x {name}" for name, n in sorted(names.items())))
+    if hw.cpu_model or hw.cpu_cores:
+        cores = f" ({hw.cpu_cores} cores)" if hw.cpu_cores else ""
+        parts.append(f"{hw.cpu_sockets or '?'} x {hw.cpu_model or 'unknown CPU'}{cores}")
+    if hw.memory_gib is not None:
+        parts.append(f"{hw.memory_gib:g} GiB RAM")
+    return ", ".join(parts) or "nothing detected"
+
+
 def _provenance_line(record: RunRecord) -> str:
     return f"imported: {record.provenance.source}" if record.provenance else "measured with joulebench"
 
@@ -471,14 +506,14 @@ def aggregate(inputs: Inputs, summary: ScoreSummary | None) -> View:
     by_id = {r.run_id: r for r in records}
     site_refs = {
         site: SiteRef(site, inputs.tiers.get(site, "uncertified"), f"sites/{slug(site)}.html")
-        for site in sorted({r.site for r in records} | set(inputs.certificates) - set(inputs.excluded))
+        for site in sorted({r.site for r in records} | set(inputs.certificates) - set(inputs.excluded) - inputs.unmetered_sites)
     }
     workload_refs: dict[str, WorkloadRef] = {}
     for r in records:
         key = f"{r.workload.track}/{r.workload.id}"
         if key not in workload_refs:
             workload_refs[key] = WorkloadRef(key, r.workload.track, r.workload.id, f"workloads/{slug(key)}.html")
-    run_rows = {r.run_id: _run_row(r, site_refs, workload_refs) for r in records}
+    run_rows = {r.run_id: _run_row(r, site_refs, workload_refs, *inputs.run_tier(r.run_id)) for r in records}
 
     boundaries: list[BoundaryView] = []
     estimators: list[EstimatorView] = []
@@ -526,6 +561,9 @@ def aggregate(inputs: Inputs, summary: ScoreSummary | None) -> View:
         downloads=[],
         bibtex="",
         example_citation="",
+        unmetered=list(inputs.unmetered),
+        trusted_keys=inputs.trusted_keys,
+        trusted_keys_sha256=inputs.trusted_keys_sha256,
     )
     view.downloads = downloads(inputs, summary, list(run_rows.values()))
     view.bibtex = bibtex(view, records)
@@ -539,8 +577,10 @@ def _tier_definitions() -> str:
     return TIER_DEFINITIONS_MD
 
 
-def _run_row(r: RunRecord, site_refs, workload_refs) -> RunRow:
+def _run_row(r: RunRecord, site_refs, workload_refs, tier: str = "uncertified", tier_reason: str = "") -> RunRow:
     return RunRow(
+        tier=tier,
+        tier_reason=tier_reason,
         run_id=r.run_id,
         site=site_refs[r.site],
         workload=workload_refs[f"{r.workload.track}/{r.workload.id}"],
@@ -705,6 +745,9 @@ def _site_views(inputs: Inputs, site_refs, run_rows) -> list[SiteView]:
             runs=[run_rows[r.run_id] for r in recs],
             hardware="; ".join(sorted({_hardware_line(p) for p in profiles.values()})) or "no runs",
             boundaries=[b for b in BOUNDARIES if any(r.truth_j(b) is not None for r in recs)],
+            detected_hardware="; ".join(sorted({_detected_line(r.hardware) for r in recs})) or "nothing recorded",
+            uncertified_runs=[(r.run_id, run_rows[r.run_id].tier_reason) for r in recs
+                              if ref.tier != "uncertified" and run_rows[r.run_id].tier == "uncertified"],
         ))  # fmt: skip
     return views
 
@@ -725,8 +768,8 @@ def _environment_line(env) -> str:
 
 # --------------------------------------------------------------------------- downloads and citation
 
-RUN_CSV_COLUMNS = ["run_id", "site", "site_tier", "profile_id", "track", "workload_id", "domain", "task", "params",
-                   "repeat", "duration_s", "iterations", "provenance",
+RUN_CSV_COLUMNS = ["run_id", "site", "tier", "tier_reason", "profile_id", "track", "workload_id", "domain", "task",
+                   "params", "repeat", "duration_s", "iterations", "provenance",
                    *[f"{b}_{k}" for b in BOUNDARIES for k in ("energy_j", "meter_id", "static_energy_j", "dynamic_energy_j")]]
 
 
@@ -757,15 +800,17 @@ def downloads(inputs: Inputs, summary: ScoreSummary | None, rows: list[RunRow]) 
     lines = []
     for row in sorted(rows, key=lambda row: row.run_id):
         r = by_id[row.run_id]
-        cells = [r.run_id, r.site, row.site.tier, r.profile.id, r.workload.track, r.workload.id, r.workload.domain,
-                 r.workload.task, r.workload.params, r.repeat, _csv_num(r.duration_s), r.iterations, row.provenance]
+        cells = [csv_text(r.run_id), csv_text(r.site), row.tier, csv_text(row.tier_reason), csv_text(r.profile.id),
+                 csv_text(r.workload.track), csv_text(r.workload.id), r.workload.domain, r.workload.task,
+                 r.workload.params, r.repeat, _csv_num(r.duration_s), r.iterations, csv_text(row.provenance)]
         for b in BOUNDARIES:
             e = row.energy.get(b)
-            cells += ["", "", "", ""] if e is None else [_csv_num(e.energy_j), e.meter_id, _csv_num(e.static_energy_j),
-                                                         _csv_num(e.dynamic_energy_j)]
+            cells += ["", "", "", ""] if e is None else [_csv_num(e.energy_j), csv_text(e.meter_id),
+                                                         _csv_num(e.static_energy_j), _csv_num(e.dynamic_energy_j)]
         writer.writerow(cells)
         run = {
-            "run_id": r.run_id, "site": r.site, "site_tier": row.site.tier, "profile_id": r.profile.id,
+            "run_id": r.run_id, "site": r.site, "tier": row.tier, "tier_reason": row.tier_reason,
+            "profile_id": r.profile.id,
             "track": r.workload.track, "workload_id": r.workload.id, "spec_sha256": r.spec_hash,
             "domain": r.workload.domain, "task": r.workload.task, "params": r.workload.params, "repeat": r.repeat,
             "duration_s": r.duration_s, "iterations": r.iterations, "provenance": row.provenance,

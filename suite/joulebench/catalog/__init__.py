@@ -24,7 +24,8 @@ def _entry_files(directory: Path) -> list[Path]:
 
 
 def load_workload(path: Path) -> WorkloadSpec:
-    spec = load_yaml_model(WorkloadSpec, path)
+    # A track may build on another track's bases (gpu-v1-multi includes gpu-v1's), never on files outside the catalog.
+    spec = load_yaml_model(WorkloadSpec, path, root=Path(path).parent.parent)
     if spec.id != path.stem:
         raise InputError(f"{path}: field 'id': expected the file name {path.stem!r}, got {spec.id!r}")
     if spec.track != path.parent.name:
@@ -66,10 +67,14 @@ def _did_you_mean(name: str, choices: list[str]) -> str:
 
 
 def get_profile(profile_id: str, root: Path = PROFILES_DIR) -> HardwareProfile:
+    import re
+
+    from joulebench.formats import ID_PATTERN
+
     path = root / f"{profile_id}.yaml"
-    if not path.exists():
+    if len(profile_id) > 120 or not re.match(ID_PATTERN, profile_id) or not path.is_file():
         choices = [p.stem for p in _entry_files(root)]
-        raise InputError(f"unknown hardware profile {profile_id!r}.{_did_you_mean(profile_id, choices)}")
+        raise InputError(f"unknown hardware profile {profile_id[:60]!r}.{_did_you_mean(profile_id[:60], choices)}")
     return load_profile(path)
 
 

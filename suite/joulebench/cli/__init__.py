@@ -14,6 +14,7 @@ import sys
 
 from joulebench import __version__
 from joulebench.cli.arguments import Parser
+from joulebench.cli.output import clean
 from joulebench.errors import JoulebenchError
 from joulebench.registry import Registry
 
@@ -45,14 +46,35 @@ def build_parser() -> Parser:
     return parser
 
 
+MAX_ERROR_LINES = 30
+
+
+def error_text(message: object) -> str:
+    """An error for a terminal: control characters removed, at most MAX_ERROR_LINES lines of at most 500 characters."""
+    lines = [clean(line) for line in str(message).splitlines()] or [""]
+    lines = [line if len(line) <= 500 else line[:500] + "...(cut)" for line in lines]
+    if len(lines) > MAX_ERROR_LINES:
+        lines = lines[:MAX_ERROR_LINES] + [f"... and {len(lines) - MAX_ERROR_LINES} more line(s)"]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except JoulebenchError as exc:
-        sys.stderr.write(f"joulebench: error: {exc}\n")
+        sys.stderr.write(f"joulebench: error: {error_text(exc)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("joulebench: interrupted\n")
         return 130
+    except OSError as exc:
+        # A path the user named that the command could not use (each reader names its own problems; this
+        # is the net under them): the file and the reason, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"joulebench: error: {error_text(where)}{exc.strerror or type(exc).__name__}\n")
+        return 2
+    except RecursionError:
+        sys.stderr.write("joulebench: error: the input is nested too deeply to read\n")
+        return 2

@@ -30,34 +30,82 @@ class DefaultsFormatter(argparse.HelpFormatter):
 
 def positive_int(text: str) -> int:
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 12 else 0
     except ValueError:
         value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    if not 0 < value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 1,000,000, got {text[:40]!r}")
     return value
+
+
+def int_between(low: int, high: int, what: str = "a whole number"):
+    """An argument type: a whole number from `low` to `high` (written in digits, at most 20 of them)."""
+
+    def parse(text: str) -> int:
+        value = None
+        if len(text) <= 20:
+            try:
+                value = int(text)
+            except ValueError:
+                value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} from {low:,} to {high:,}, got {text[:40]!r}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def number_between(low: float, high: float, what: str = "a number"):
+    """An argument type: a finite number from `low` to `high`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text) if len(text) <= 40 else float("nan")
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"expected {what} from {low:g} to {high:g}, got {text[:40]!r}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+# Bootstrap resamples: enough for stable CIs, never enough to exhaust memory.
+MAX_RESAMPLES = 100_000
+resamples = int_between(1, MAX_RESAMPLES, "a number of bootstrap resamples")
+seed = int_between(0, 2**32 - 1, "a seed")
 
 
 def non_negative_seconds(text: str) -> float:
     try:
-        value = float(text)
+        value = float(text) if len(text) <= 40 else -1.0
     except ValueError:
         value = -1.0
     if not (0.0 <= value < 1e6):
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 1e6, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 1e6, got {text[:40]!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A duration in seconds, above 0 and below 1e6."""
+    value = non_negative_seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text[:40]!r}")
     return value
 
 
 def identifier(text: str) -> str:
     """A site or estimator id: lowercase letters, digits, '.', '_' or '-'."""
-    if not re.match(ID_PATTERN, text) or len(text) > 120:
-        raise argparse.ArgumentTypeError(f"expected lowercase letters, digits, '.', '_' or '-', got {text!r}")
+    if len(text) > 120 or not re.match(ID_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"expected lowercase letters, digits, '.', '_' or '-' (at most 120), got {text[:40]!r}")
     return text
 
 
 def commit(text: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{7,40}", text):
-        raise argparse.ArgumentTypeError(f"expected a git commit (7 to 40 lowercase hex digits), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a git commit (7 to 40 lowercase hex digits), got {text[:50]!r}")
     return text
 
 

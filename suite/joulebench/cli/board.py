@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from joulebench.board import build_site
+from joulebench.cli import output
+from joulebench.cli.arguments import resamples as resamples_type
+from joulebench.cli.arguments import seed as seed_type
 from joulebench.formats import TIERS
 from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 
 def _build_command(args) -> int:
-    view = build_site(Path(args.runs), Path(args.out), min_tier=args.min_tier, resamples=args.resamples, seed=args.seed)
+    view = build_site(Path(args.runs), Path(args.out), min_tier=args.min_tier, resamples=args.resamples, seed=args.seed,
+                      trusted_keys=Path(args.trusted_keys) if args.trusted_keys else None)
     index = Path(args.out) / "index.html"
+    if view.unmetered:
+        output.note(f"refused {len(view.unmetered)} unmetered run record(s) (no meter measured them): "
+                    f"{', '.join(view.unmetered[:5])}{', ...' if len(view.unmetered) > 5 else ''}")
     if view.n_runs == 0:
-        sys.stderr.write(f"joulebench: note: no runs to score in {args.runs}; the site says so\n")
-    sys.stderr.write(f"wrote {index} ({view.n_runs} runs, {len(view.estimators)} estimators, "
-                     f"{len(view.workloads)} workloads, {len([s for s in view.sites if s.runs])} sites; "
-                     f"data sha256 {view.data_sha256})\n")
+        output.note(f"no runs to score in {args.runs}; the site says so")
+    output.say(f"wrote {index} ({view.n_runs} runs, {len(view.estimators)} estimators, "
+               f"{len(view.workloads)} workloads, {len([s for s in view.sites if s.runs])} sites; "
+               f"data sha256 {view.data_sha256})")
     return 0
 
 
@@ -28,7 +34,10 @@ def register(subparsers) -> None:
     build.add_argument("--runs", default="results", help="folder of run records, results/<site>/<run_id>.json (default: results)")
     build.add_argument("--out", default="leaderboard/site", help="output folder, replaced as a whole (default: leaderboard/site)")
     build.add_argument("--min-tier", choices=list(TIERS), default=None,
-                       help="only runs from sites certified at this tier or better")
-    build.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default: %(default)s)")
-    build.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
+                       help="only runs counted at this tier or better (covered by a certificate the trusted keys verify)")
+    build.add_argument("--trusted-keys", default=None, metavar="FILE",
+                       help="the keys whose certificates grant tiers (default: the repository's trusted-keys.yaml)")
+    build.add_argument("--resamples", type=resamples_type, default=DEFAULT_RESAMPLES,
+                       help="bootstrap resamples, 1 to 100,000 (default: %(default)s)")
+    build.add_argument("--seed", type=seed_type, default=DEFAULT_SEED, help="bootstrap seed, 0 to 2**32-1 (default: %(default)s)")
     build.set_defaults(handler=_build_command)

@@ -106,14 +106,9 @@ def _profiles_list(args) -> int:
 def _validate(args) -> int:
     from pathlib import Path
 
-    loaders = {
-        "workload": catalog.load_workload,
-        "profile": catalog.load_profile,
-        "run": _load_run,
-    }
     for path in args.files:
-        loaders[args.kind](Path(path))
-        sys.stdout.write(f"{path}: valid {args.kind}\n")
+        VALIDATORS[args.kind](Path(path))
+        sys.stdout.write(output.clean(f"{path}: valid {args.kind}") + "\n")
     return 0
 
 
@@ -123,9 +118,45 @@ def _load_run(path):
     return read_record(path)
 
 
+def _load_meters(path):
+    from joulebench.measure.meters.config import load_meters_config
+
+    return load_meters_config(path)
+
+
+def _load_certificate(path):
+    from joulebench.certify.certificates import load_certificate
+
+    return load_certificate(path)
+
+
+def _load_trusted_keys(path):
+    from joulebench.certify.certificates import load_trusted_keys
+
+    return load_trusted_keys(path)
+
+
+def _load_estimates(path):
+    from joulebench.scoring.submission import read_submission
+
+    return read_submission(path)
+
+
+# `joulebench validate KIND FILE...`: every file kind a user hands joulebench.
+VALIDATORS = {
+    "workload": catalog.load_workload,
+    "profile": catalog.load_profile,
+    "run": _load_run,
+    "meters": _load_meters,
+    "certificate": _load_certificate,
+    "trusted-keys": _load_trusted_keys,
+    "estimate": _load_estimates,
+}
+
+
 def register(subparsers) -> None:
     check = subparsers.add_parser("validate", help="check files against their schema (exit 2 on the first bad one)")
-    check.add_argument("kind", choices=["workload", "profile", "run"])
+    check.add_argument("kind", choices=["workload", "profile", "run", "meters", "certificate", "trusted-keys", "estimate"])
     check.add_argument("files", nargs="+")
     check.set_defaults(handler=_validate)
 

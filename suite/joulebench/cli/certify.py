@@ -5,9 +5,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from joulebench.certify.certificates import VerificationError, generate_key, load_public_key, verify_certificate
+from joulebench.certify.certificates import (
+    VerificationError,
+    generate_key,
+    load_public_key,
+    load_trusted_keys,
+    trusted_key_entry,
+    verify_certificate,
+)
 from joulebench.certify.checks import CERTIFICATION_WORKLOADS, CertificationInputs, CertificationMeters, certify
-from joulebench.cli.arguments import identifier, positive_int
+from joulebench.cli import output
+from joulebench.cli.arguments import identifier, positive_int, positive_seconds
+from joulebench.errors import InputError
 from joulebench.formats import CertificationPlan
 
 
@@ -40,7 +49,8 @@ def _certify_command(args) -> int:
         workloads=[s.id for s in specs],
     )
     hardware = detect_hardware()
-    hardware_check = check_against_profile(hardware, profile)
+    # A certificate vouches for the profile: a machine materially smaller than it fails the hardware check.
+    hardware_check = check_against_profile(hardware, profile, certified=True)
 
     meter_set = open_meters(meters_config=Path(args.meters) if args.meters else None, action="certify a site")
     device = "cuda" if profile.kind == "gpu" and hardware.gpus else "cpu"
@@ -71,7 +81,8 @@ def _certify_command(args) -> int:
     for meter in meter_set.all():
         meter.start()
     try:
-        certificate = certify(inputs, say=lambda line: console.print(f"[dim]{line}[/]"))
+        certificate = certify(inputs, say=lambda line: console.print(output.clean(line), style="dim", markup=False,
+                                                                     highlight=False))
     finally:
         meter_set.close()
     if private_key is not None:
@@ -81,11 +92,13 @@ def _certify_command(args) -> int:
     for check in certificate.checks:
         colour = {"pass": "green", "fail": "red", "skip": "yellow", "info": "blue"}[check.status]
         value = "" if check.value is None else f"{check.value:.4g} {check.unit}"
-        console.print(f"[{colour}]{check.status:4}[/] {check.id}: {value} {check.threshold and f'({check.threshold})'}")
+        console.print(f"[{colour}]{check.status:4}[/] ", end="")
+        console.print(output.clean(f"{check.id}: {value} {check.threshold and f'({check.threshold})'}"), markup=False,
+                      highlight=False)
     for reason in certificate.tier_reasons:
-        console.print(f"  {reason}")
-    console.print(f"tier [bold]{certificate.tier}[/] -> {path}")
-    sys.stdout.write(str(path) + "\n")
+        console.print(output.clean(f"  {reason}"), markup=False, highlight=False)
+    console.print(f"tier [bold]{certificate.tier}[/] -> {output.clean(path)}")
+    sys.stdout.write(output.clean(path) + "\n")
     return 0
 
 
@@ -100,31 +113,51 @@ def register(subparsers) -> None:
     p.add_argument("--track", default=None, help="track of the certification workloads (default: gpu-v1 or cpu-v1)")
     p.add_argument("--workload", action="append", metavar="ID", help="certification workload (repeatable; default: three per kind)")
     p.add_argument("--repeats", type=positive_int, default=3, help="windows per certification workload")
-    p.add_argument("--idle-seconds", type=float, default=30.0, help="idle stability window (the standard is >= 30 s)")
-    p.add_argument("--probe-seconds", type=float, default=5.0, help="how long each meter is probed")
-    p.add_argument("--step-seconds", type=float, default=20.0, help="how long the load step's load runs")
+    p.add_argument("--idle-seconds", type=positive_seconds, default=30.0, help="idle stability window (the standard is >= 30 s)")
+    p.add_argument("--probe-seconds", type=positive_seconds, default=5.0, help="how long each meter is probed")
+    p.add_argument("--step-seconds", type=positive_seconds, default=20.0, help="how long the load step's load runs")
     p.set_defaults(handler=_certify_command)
 
 
 def _verify_command(args) -> int:
     trusted = load_public_key(Path(args.public_key)) if args.public_key else None
-    result = verify_certificate(Path(args.certificate), trusted)
+    keyring = load_trusted_keys(Path(args.trusted_keys) if args.trusted_keys else None)
+    result = verify_certificate(Path(args.certificate), trusted, keyring)
     cert = result.certificate
+    clean = output.clean
     if cert is not None:
         signed = f"signed by key {result.key_id}" if result.signed else "unsigned"
-        sys.stdout.write(
-            f"{args.certificate}: site {cert.site}, profile {cert.profile_id}, tier {cert.tier}, "
-            f"{len(cert.records)} record(s), {signed}\n"
-        )
-    if not result.ok:
-        raise VerificationError("verification failed:\n" + "\n".join(f"  - {p}" for p in result.problems))
-    sys.stdout.write("OK: signature and record hashes match\n" if result.signed else "OK: record hashes match (no signature)\n")
+        sys.stdout.write(clean(f"{args.certificate}: site {cert.site}, profile {cert.profile_id}, claims tier {cert.tier}, "
+                               f"covers {len(cert.records)} record(s), {signed}") + "\n")
+        sys.stdout.write(clean(f"granted: {'tier ' + result.granted if result.granted != 'uncertified' else 'uncertified'} "
+                               f"({result.reason}; trusted keys: {keyring.path})") + "\n")
+    problems = list(result.problems)
+    if result.uncovered:
+        shown = ", ".join(result.uncovered[:20]) + (", ..." if len(result.uncovered) > 20 else "")
+        sys.stdout.write(clean(f"not covered: {len(result.uncovered)} record file(s) in the folder, which count as "
+                               f"uncertified: {shown}") + "\n")
+        problems.append(f"{len(result.uncovered)} record file(s) in the folder are not covered by the certificate "
+                        f"(added after signing?): {shown}")
+    if cert is not None and result.granted != cert.tier and not result.problems:
+        problems.append(f"it claims tier {cert.tier}, but grants {result.granted}: {result.reason}")
+    if problems:
+        raise VerificationError("verification failed:\n" + "\n".join(f"  - {p}" for p in problems[:20]))
+    sys.stdout.write("OK: signature, trusted key and record hashes match; every record in the folder is covered\n"
+                     if result.signed else "OK: record hashes match (no signature)\n")
     return 0
 
 
 def _keygen_command(args) -> int:
+    if args.out.endswith(("/", "\\")) or args.out in ("", ".", ".."):
+        raise InputError(f"--out {args.out}: expected the path of a key file to create, not a folder")
     private, public = generate_key(Path(args.out))
-    sys.stdout.write(f"private key: {private} (keep it private)\npublic key:  {public} (publish it)\n")
+    sys.stdout.write(output.clean(f"private key: {private} (keep it private)\npublic key:  {public} (publish it)") + "\n")
+    if args.site:
+        from joulebench.certify.certificates import load_private_key
+
+        entry = trusted_key_entry(load_private_key(private).public_key(), args.site, args.site)
+        sys.stdout.write("For its certificates to grant a tier, propose this entry for trusted-keys.yaml (reviewed like code):\n"
+                         + entry)
     return 0
 
 
@@ -132,8 +165,11 @@ def register_keys(subparsers) -> None:
     v = subparsers.add_parser("verify", help="check a certificate's signature and its run records' hashes")
     v.add_argument("certificate", help="path to a certificate.json")
     v.add_argument("--public-key", default=None, metavar="PEM", help="require the signature to be by this key")
+    v.add_argument("--trusted-keys", default=None, metavar="FILE",
+                   help="the keys whose certificates grant tiers (default: the repository's trusted-keys.yaml)")
     v.set_defaults(handler=_verify_command)
 
     k = subparsers.add_parser("keygen", help="make an ed25519 key pair for signing certificates")
-    k.add_argument("--out", required=True, metavar="KEY", help="private key path; the public key goes to KEY.pub")
+    k.add_argument("--out", required=True, metavar="KEY", help="private key path (its folder must exist); the public key goes to KEY.pub")
+    k.add_argument("--site", type=identifier, default=None, help="print the trusted-keys.yaml entry for this site")
     k.set_defaults(handler=_keygen_command)

@@ -5,14 +5,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from joulebench.cli import output
 from joulebench.cli.arguments import commit, identifier
+from joulebench.errors import InputError
+from joulebench.files import clip
 from joulebench.importers import IMPORTERS, SUMMARIES, get_importer
 
 
 def _import_command(args) -> int:
     importer = get_importer(args.importer)
-    outcome = importer(Path(args.source), args.site, Path(args.out), commit=args.commit, replace=args.replace)
-    sys.stdout.write(outcome.summary() + "\n")
+    source = Path(args.source)
+    if not source.is_dir():
+        raise InputError(f"{source}: {'not found' if not source.exists() else 'not a folder'}; expected the folder "
+                         "holding the study's released files")
+    try:
+        outcome = importer(source, args.site, Path(args.out), commit=args.commit, replace=args.replace)
+    except (ValueError, ArithmeticError, RecursionError, UnicodeError) as exc:
+        # The net under an importer's own checks: a value in the study's files it could not convert
+        # (an integer of thousands of digits, a number that overflows), named without a traceback.
+        raise InputError(f"{source}: the study's files hold a value the {args.importer} importer cannot read "
+                         f"({type(exc).__name__}: {clip(exc, 160)}); nothing was imported") from None
+    sys.stdout.write(output.clean(outcome.summary()) + "\n")
     return 0
 
 

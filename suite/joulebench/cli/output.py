@@ -19,12 +19,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters (escape sequences, NUL, CR, DEL, C1) and bidirectional overrides; tab and newline stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Whole escape sequences first (CSI "ESC [ ... letter", OSC "ESC ] ... BEL"), so no "[2J" is left behind.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
 
 
 def clean(text: Any) -> str:
     """A value as text with terminal control characters (escape sequences, NUL, CR) removed."""
-    return _CONTROL.sub("", str(text))
+    return _CONTROL.sub("", _ESCAPES.sub("", str(text)))
 
 
 def count(value: float | int | None) -> str:

@@ -79,6 +79,11 @@ def _run_command(args) -> int:
     if args.container:
         from joulebench.measure.container import run_in_container
 
+        if args.certified:  # the same machine, seen from the host: refuse a smaller one before starting the image
+            from joulebench.measure.container import require_pinned
+
+            require_pinned(args.container)
+            require_match(check_against_profile(detect_hardware(), catalog.get_profile(args.profile), certified=True))
         argv = ["run", *argv_for(args.parser, args, leave_out={"container", "certified", "out", "parser"}), "--out", "/results"]
         return run_in_container(
             image=args.container,
@@ -91,7 +96,7 @@ def _run_command(args) -> int:
     profile = catalog.get_profile(args.profile)
     specs = catalog.select_workloads(args.track, args.only)
     hardware = detect_hardware()
-    check = check_against_profile(hardware, profile)
+    check = check_against_profile(hardware, profile, certified=args.certified)
     require_match(check)
     for text in check.warnings:
         output.warning(f"hardware differs from {profile.id}: {text}")
@@ -159,7 +164,7 @@ def register(subparsers) -> None:
     run.add_argument("--track", required=True, help="gpu-v1, cpu-v1 or smoke (joulebench workloads list)")
     run.add_argument("--profile", required=True, help="the declared hardware profile id (joulebench profiles list)")
     run.add_argument("--site", required=True, type=identifier, help="your site's id (lowercase, e.g. acme-h100-01)")
-    run.add_argument("--only", action="append", metavar="ID", help="run only this workload (repeatable)")
+    run.add_argument("--only", action="append", metavar="ID", type=identifier, help="run only this workload (repeatable)")
     run.add_argument("--repeats", type=positive_int, default=None, help="override the spec's repeats")
     run.add_argument("--out", default=None,
                      help=f"results folder; records go to OUT/SITE/ (default: results, or {SCRATCH_DIR} with --allow-unmetered)")
@@ -167,9 +172,11 @@ def register(subparsers) -> None:
                      help="idle measurement before the windows")
     run.add_argument("--device", default=None, help="torch device (default: cuda for gpu profiles, else cpu)")
     run.add_argument("--meters", default=None, metavar="CONFIG", help="external meters (BMC, wall plug) declared in YAML")
-    run.add_argument("--live-estimator", action="append", metavar="ID", help="run a live estimator alongside (repeatable)")
+    run.add_argument("--live-estimator", action="append", metavar="ID", type=identifier,
+                     help="run a live estimator alongside (repeatable)")
     run.add_argument("--container", default=None, metavar="IMAGE", help="run inside this image (see README)")
-    run.add_argument("--certified", action="store_true", help="a certified run: refuses images referenced by tag only")
+    run.add_argument("--certified", action="store_true", help="a certified run: refuses images referenced by tag only, and a machine materially smaller than its profile "
+                          "(under 90%% of its CPU cores or RAM)")
     run.add_argument(
         "--allow-unmetered",
         action="store_true",

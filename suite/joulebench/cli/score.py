@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 
 from joulebench.cli import output
-from joulebench.files import write_text_atomic
+from joulebench.cli.arguments import identifier
+from joulebench.cli.arguments import resamples as resamples_type
+from joulebench.cli.arguments import seed as seed_type
+from joulebench.errors import InputError
+from joulebench.files import inside, write_text_atomic
 from joulebench.formats import BOUNDARIES, SLICE_DIMENSIONS, ScoreSummary
 from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, scores_csv
 
@@ -23,6 +27,7 @@ def _estimators_list(args) -> int:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return 0
     for row in rows:
+        row["reason"] = output.clean(row["reason"])
         row["reason / source"] = row["reason"] or ("" if row["source"] == "builtin" else row["source"])
     output.table(rows, ["id", "version", "kind", "boundaries", "available", "reason / source"], "estimators")
     return 0
@@ -48,6 +53,13 @@ def render_table(summary: ScoreSummary, slice_filter: str | None = None) -> str:
         f"{runs.n_runs} runs, {runs.n_workloads} workloads, sites: {', '.join(runs.sites)}; "
         f"metered truth per boundary: " + ", ".join(f"{b} {runs.truth_runs.get(b, 0)}" for b in BOUNDARIES)
     )
+    if summary.trust is not None:
+        for entry in summary.trust.sites:
+            if entry.tier == "uncertified":
+                parts.append(f"site {entry.site}: uncertified: {entry.reason}")
+            else:
+                extra = f"; {len(entry.uncertified)} run(s) uncertified (see --format json)" if entry.uncertified else ""
+                parts.append(f"site {entry.site}: tier {entry.tier} for {entry.certified_runs} run(s): {entry.reason}{extra}")
     dimension = slice_filter or "all"
     groups: dict[tuple[str, str], list] = {}
     for s in summary.scores:
@@ -82,9 +94,20 @@ TABLE_COLUMNS = ("rank", "estimator", "source", "n", "coverage", "MAPE % [95% CI
                  "bias % [95% CI]", "P90 APE %", "max APE %")
 
 
+def check_out_file(out: Path, runs: Path) -> None:
+    """--out must be a file path outside the results folder (else the next run reads it as a record)."""
+    if inside(out, runs):
+        raise InputError(f"--out {out}: is inside --runs {runs}; the next run would read it as a run record. "
+                         "Write it outside the results folder")
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a folder; expected the path of a file to write")
+
+
 def _score(args) -> int:
     from joulebench.scoring import score_runs
 
+    if args.out:
+        check_out_file(Path(args.out), Path(args.runs))
     summary = score_runs(
         Path(args.runs),
         estimator_ids=args.estimator,
@@ -93,6 +116,8 @@ def _score(args) -> int:
         site=args.site,
         resamples=args.resamples,
         seed=args.seed,
+        min_tier=args.min_tier,
+        trusted_keys=Path(args.trusted_keys) if args.trusted_keys else None,
     )
     if args.format == "json":
         text = summary.model_dump_json(indent=2) + "\n"
@@ -102,7 +127,7 @@ def _score(args) -> int:
         text = render_table(summary, args.slice)
     if args.out:
         write_text_atomic(Path(args.out), text)
-        sys.stderr.write(f"wrote {args.out}\n")
+        output.say(f"wrote {args.out}")
     else:
         sys.stdout.write(text)
     for problem in summary.problems:
@@ -124,11 +149,16 @@ def register(subparsers) -> None:
                             "in the records, every submitted one")
     score.add_argument("--submission", action="append", metavar="FILE", help="an estimates file, .csv or .json (repeatable)")
     score.add_argument("--boundary", choices=list(BOUNDARIES), help="only this boundary")
-    score.add_argument("--site", help="only runs from this site")
+    score.add_argument("--site", type=identifier, help="only runs from this site")
+    score.add_argument("--min-tier", choices=["A", "B", "C"], default=None,
+                       help="only runs counted at this tier or better (certified, covered by a trusted certificate)")
+    score.add_argument("--trusted-keys", default=None, metavar="FILE",
+                       help="the keys whose certificates grant tiers (default: the repository's trusted-keys.yaml)")
     score.add_argument("--slice", choices=list(SLICE_DIMENSIONS), default=None,
                        help="table and csv: only this slice dimension (table default: all)")
-    score.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default: %(default)s)")
-    score.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
+    score.add_argument("--resamples", type=resamples_type, default=DEFAULT_RESAMPLES,
+                       help="bootstrap resamples, 1 to 100,000 (default: %(default)s)")
+    score.add_argument("--seed", type=seed_type, default=DEFAULT_SEED, help="bootstrap seed, 0 to 2**32-1 (default: %(default)s)")
     score.add_argument("--format", choices=["table", "json", "csv"], default="table",
                        help="table: ranked per boundary; json: the score summary the leaderboard renders; csv: one row per score")
     score.add_argument("--out", metavar="FILE", help="write here (atomically) instead of standard output")

@@ -24,6 +24,8 @@ from joulebench.formats.certificate import (
     CertificationPlan,
     CheckKind,
     RecordDigest,
+    TrustedKey,
+    TrustedKeys,
 )
 from joulebench.formats.estimate import Estimate, EstimateFile, RunFacts
 from joulebench.formats.launch import LaunchJob, LaunchManifest, LaunchTask, SlurmSettings, TimeLimitRule
@@ -73,6 +75,9 @@ from joulebench.formats.scores import (
     ScoredEstimator,
     ScoreSummary,
     ScoringSettings,
+    SiteTier,
+    TrustSummary,
+    UncertifiedRun,
 )
 from joulebench.formats.vocabulary import (
     BOUNDARIES,
@@ -107,6 +112,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "run-facts": RunFacts,
     "scores": ScoreSummary,
     "launch": LaunchManifest,
+    "trusted-keys": TrustedKeys,
 }
 
 __all__ = [
@@ -171,6 +177,7 @@ __all__ = [
     "ScoredEstimator",
     "ScoringSettings",
     "ShellyMeterConfig",
+    "SiteTier",
     "SliceDimension",
     "SlurmSettings",
     "SourceLine",
@@ -182,6 +189,10 @@ __all__ = [
     "Topology",
     "TruthUncertainty",
     "WindowSync",
+    "TrustedKey",
+    "TrustedKeys",
+    "TrustSummary",
+    "UncertifiedRun",
     "WorkloadSpec",
     "content_hash",
     "make_run_id",

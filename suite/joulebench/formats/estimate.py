@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from joulebench.formats.profile import HardwareProfile
 from joulebench.formats.record import RunRecord
-from joulebench.formats.vocabulary import Boundary, Identifier, Strict, omit_none
+from joulebench.formats.vocabulary import MAX_COUNT, MAX_DURATION_S, Boundary, Count, Identifier, Joules, Percent, RunId, Strict, Version, omit_none
 from joulebench.formats.workload import ParallelLayout, WorkloadSpec
 
 class RunFacts(Strict):
@@ -21,26 +21,26 @@ class RunFacts(Strict):
     estimators it does not trust.
     """
 
-    run_id: str
+    run_id: RunId
     workload: WorkloadSpec
     profile: HardwareProfile
-    duration_s: float = Field(gt=0)
-    iterations: int = Field(gt=0)
-    items: int = Field(ge=0)
-    tokens: int | None = Field(default=None, ge=0)
-    device_count: int = Field(ge=0, description="accelerators the run used")
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S)
+    iterations: int = Field(gt=0, le=MAX_COUNT)
+    items: Count
+    tokens: Count | None = None
+    device_count: int = Field(ge=0, le=4096, description="accelerators the run used")
     # Mean requests in flight (RunRecord.concurrency): a per-request TDP x latency
     # estimate that ignores it is wrong by that factor. None: one at a time, or not stated.
-    concurrency: float | None = Field(default=None, gt=0, exclude_if=omit_none)
+    concurrency: float | None = Field(default=None, gt=0, le=1e6, exclude_if=omit_none)
     # Means of the utilisation samples of the trace; None when there was no trace.
-    mean_gpu_util_pct: float | None = Field(default=None, ge=0)
-    mean_cpu_util_pct: float | None = Field(default=None, ge=0)
+    mean_gpu_util_pct: Percent | None = None
+    mean_cpu_util_pct: Percent | None = None
     # Where the run ran: a record without a topology ran as one process on one node.
-    node_count: int = Field(default=1, ge=1)
-    world_size: int = Field(default=1, ge=1)
+    node_count: int = Field(default=1, ge=1, le=100_000)
+    world_size: int = Field(default=1, ge=1, le=10_000_000)
     # The spec's layout and the bytes one iteration communicates (also in `workload`; here for convenience).
     parallel: ParallelLayout | None = None
-    comm_bytes_per_iteration: int | None = Field(default=None, ge=0)
+    comm_bytes_per_iteration: int | None = Field(default=None, ge=0, le=10**18)
 
     @classmethod
     def from_record(cls, record: RunRecord) -> RunFacts:
@@ -69,10 +69,10 @@ class Estimate(Strict):
     """One row of an estimates file: what an estimator said one run drew at one boundary."""
 
     estimator_id: Identifier
-    estimator_version: Annotated[str, Field(min_length=1, max_length=64)]
-    run_id: Annotated[str, Field(min_length=1, max_length=300)]
+    estimator_version: Version
+    run_id: RunId
     boundary: Boundary
-    energy_j: float = Field(ge=0, allow_inf_nan=False, description="joules (1 kWh = 3,600,000 J)")
+    energy_j: Joules = Field(description="joules (1 kWh = 3,600,000 J), finite, at most 3.6e15 (1 TWh)")
     # Optional; when given it must say joules, so a file in kWh is refused, not misread.
     unit: Literal["J"] = "J"
 
@@ -81,4 +81,4 @@ class EstimateFile(Strict):
     """A submission of estimates produced outside joulebench (JSON form; CSV has the same columns)."""
 
     schema_version: Literal[1] = 1
-    estimates: list[Estimate] = Field(min_length=1)
+    estimates: list[Estimate] = Field(min_length=1, max_length=10_000_000)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from joulebench.formats.vocabulary import Boundary, Identifier, Strict, unit_parser
+from joulebench.formats.vocabulary import Boundary, Identifier, Line, Strict, unit_parser
 
 _SECRET_KEYS = ("password", "passwd", "pass", "secret", "token", "api_key", "key")
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=120)]
@@ -18,7 +18,13 @@ def _base_url(value: Any) -> Any:
 
     if not isinstance(value, str):
         return value
-    parts = urlsplit(value)
+    if len(value) > 2000:
+        raise ValueError("expected an http:// or https:// address of at most 2000 characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError:
+        raise ValueError("expected an http:// or https:// address (this one cannot be parsed)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an http:// or https:// address, got {value!r}")
     if parts.username is not None or parts.password is not None:
@@ -28,16 +34,16 @@ def _base_url(value: Any) -> Any:
     return value.rstrip("/")
 
 
-BaseUrl = Annotated[str, BeforeValidator(_base_url)]
+BaseUrl = Annotated[Line, BeforeValidator(_base_url)]
 
 
 class MeterCredentialsConfig(Strict):
     """Where a meter's credentials come from; never the values themselves."""
 
-    username: str | None = None  # a user name is not a secret
+    username: Line | None = None  # a user name is not a secret
     username_env: EnvName | None = None
     password_env: EnvName | None = None
-    password_file: str | None = Field(default=None, description="a file readable by its owner only (chmod 600)")
+    password_file: Line | None = Field(default=None, description="a file readable by its owner only (chmod 600)")
 
     @model_validator(mode="before")
     @classmethod
@@ -69,24 +75,25 @@ class _ExternalMeterConfig(Strict):
     method: Literal["auto", "counter", "integrated"] = "auto"
     poll_period_s: Annotated[float, unit_parser("s"), Field(gt=0, le=60)] = 1.0
     # Largest gap between good samples before an integrated window is invalid (default 3 polls).
-    max_gap_s: Annotated[float, unit_parser("s"), Field(gt=0)] | None = None
+    max_gap_s: Annotated[float, unit_parser("s"), Field(gt=0, le=3600)] | None = None
     timeout_s: Annotated[float, unit_parser("s"), Field(gt=0, le=30)] = 2.0
     credentials: MeterCredentialsConfig | None = None
 
 
 class RedfishMeterConfig(_ExternalMeterConfig):
     kind: Literal["redfish"]
-    chassis: str | None = Field(default=None, description="the Chassis member id; default: the first")
+    chassis: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$", max_length=200)] | None = Field(
+        default=None, description="the Chassis member id; default: the first")
     source: Literal["auto", "environment-metrics", "power"] = "auto"
-    power_control: int = Field(default=0, ge=0, description="index into Power.PowerControl (legacy source)")
+    power_control: int = Field(default=0, ge=0, le=1000, description="index into Power.PowerControl (legacy source)")
     auth: Literal["session", "basic"] = "session"
-    ca_file: str | None = Field(default=None, description="CA bundle to verify the BMC's TLS certificate")
+    ca_file: Line | None = Field(default=None, description="CA bundle to verify the BMC's TLS certificate")
 
 
 class ShellyMeterConfig(_ExternalMeterConfig):
     kind: Literal["shelly"]
     component: Literal["switch", "pm1"] = "switch"
-    channel: int = Field(default=0, ge=0)
+    channel: int = Field(default=0, ge=0, le=1000)
 
 
 ExternalMeterConfig = Annotated[RedfishMeterConfig | ShellyMeterConfig, Field(discriminator="kind")]
@@ -95,7 +102,7 @@ ExternalMeterConfig = Annotated[RedfishMeterConfig | ShellyMeterConfig, Field(di
 class MetersConfig(Strict):
     """The external meters a site declares (`joulebench certify --meters CONFIG`)."""
 
-    meters: list[ExternalMeterConfig] = Field(min_length=1)
+    meters: list[ExternalMeterConfig] = Field(min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _unique(self) -> MetersConfig:

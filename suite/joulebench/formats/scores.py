@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from joulebench.formats.vocabulary import Boundary, EstimatorSource, SliceDimension, Strict
+from joulebench.formats.vocabulary import Boundary, EstimatorSource, SliceDimension, Strict, Tier
 
 class Interval(Strict):
     low: float
@@ -122,6 +122,44 @@ class PerRun(Strict):
     answers: list[EstimatorAnswers]
 
 
+class UncertifiedRun(Strict):
+    run_id: str
+    reason: str
+
+
+class SiteTier(Strict):
+    """The tier a site's runs count at, and why: granted only by a certificate that verifies against a trusted key.
+
+    `tier` is granted to the runs the certificate covers by hash; every other
+    run of the site (added after signing, changed, in another folder) is
+    listed in `uncertified` with its reason.
+    """
+
+    site: str
+    tier: Tier
+    reason: str
+    key_id: str | None = None
+    certified_runs: int = Field(ge=0)
+    uncertified: list[UncertifiedRun] = Field(default_factory=list)
+
+
+class TrustSummary(Strict):
+    """Which keys were trusted, and what each site was granted."""
+
+    trusted_keys: str = Field(description="the name of the trusted-keys file that was read (its sha256 identifies it)")
+    trusted_keys_sha256: str
+    sites: list[SiteTier] = Field(default_factory=list)
+
+    def tier_of(self, run_id: str, site: str) -> str:
+        """The tier one run counts at."""
+        for entry in self.sites:
+            if entry.site == site:
+                if any(u.run_id == run_id for u in entry.uncertified):
+                    return "uncertified"
+                return entry.tier
+        return "uncertified"
+
+
 class ScoreSummary(Strict):
     """Everything the leaderboard's numbers come from: the one output of scoring.
 
@@ -140,3 +178,4 @@ class ScoreSummary(Strict):
     comparisons: list[Comparison]
     problems: list[str] = Field(default_factory=list)
     per_run: PerRun | None = None
+    trust: TrustSummary | None = Field(default=None, description="each site's tier and why; runs not covered")

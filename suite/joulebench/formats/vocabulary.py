@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Boundary = Literal["gpu", "cpu", "dram", "node"]
 BOUNDARIES: tuple[str, ...] = get_args(Boundary)
@@ -44,6 +45,37 @@ EstimatorKind = Literal["static", "live"]
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, max_length=120)]
+# A run id: the runner's `<site>.<workload>.<hash>.r01`, or an importer's `<site>.<workload>.<study id>`.
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$"
+RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN, min_length=1, max_length=300)]
+# An estimator or library version: 3.3.2, 1.0rc1, 2.4.0+cu121, unknown.
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+Version = Annotated[str, Field(pattern=VERSION_PATTERN, min_length=1, max_length=64)]
+# A meter id: nvml-energy:gpu, rapl:cpu, redfish:bmc, wall-plug-ocr.
+METER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/+-]*$"
+MeterId = Annotated[str, Field(pattern=METER_ID_PATTERN, min_length=1, max_length=200)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+# Terminal control characters (escape sequences, NUL, CR, DEL, C1) and bidirectional overrides.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile(r"[\n\t]")
+
+
+def _one_line(value: Any) -> Any:
+    if isinstance(value, str) and (CONTROL_CHARACTERS.search(value) or _LINE_BREAKS.search(value)):
+        raise ValueError("expected one line of text without control characters (no newline, tab, escape or NUL)")
+    return value
+
+
+def _plain_text(value: Any) -> Any:
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        raise ValueError("expected text without control characters (escape sequences, NUL, carriage returns)")
+    return value
+
+
+# A name, a model, a path, a reason: one line. Free text (a description, a note): newlines allowed.
+Line = Annotated[str, AfterValidator(_one_line), Field(max_length=2000)]
+Text = Annotated[str, AfterValidator(_plain_text), Field(max_length=20_000)]
 
 _QUANTITY = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z/%]+)?\s*$")
 
@@ -53,28 +85,91 @@ def unit_parser(unit: str):
 
     def parse(value: Any) -> Any:
         if isinstance(value, str):
-            match = _QUANTITY.match(value)
+            match = _QUANTITY.match(value[:100]) if len(value) <= 100 else None
             if not match:
-                raise ValueError(f"expected a number in {unit}, got {value!r}")
+                raise ValueError(f"expected a number in {unit} (e.g. 700 or \"700 {unit}\")")
             number, given = match.groups()
             if given is not None and given != unit:
-                raise ValueError(f"expected a value in {unit}, got unit {given!r} in {value!r}")
+                raise ValueError(f"expected a value in {unit}, got unit {given!r}")
             return float(number)
         return value
 
     return BeforeValidator(parse)
 
 
-Watts = Annotated[float, unit_parser("W"), Field(gt=0)]
-GiB = Annotated[float, unit_parser("GiB"), Field(gt=0)]
-TFLOPS = Annotated[float, unit_parser("TFLOPS"), Field(gt=0)]
-Seconds = Annotated[float, unit_parser("s"), Field(ge=0)]
+# Units in the name, bounds from physics: far above any real machine, far below nonsense.
+Watts = Annotated[float, unit_parser("W"), Field(gt=0, le=100_000)]
+GiB = Annotated[float, unit_parser("GiB"), Field(gt=0, le=1_048_576)]  # up to 1 PiB
+TFLOPS = Annotated[float, unit_parser("TFLOPS"), Field(gt=0, le=1_000_000)]
+Seconds = Annotated[float, unit_parser("s"), Field(ge=0, le=1e7)]
+
+# The largest energy any field may hold: 1 TWh, a year of a large data centre, never one window.
+MAX_ENERGY_J = 3.6e15
+# The longest window a record may describe: about 116 days.
+MAX_DURATION_S = 1e7
+# The largest count (iterations, items, tokens, parameters) a field may hold.
+MAX_COUNT = 10**18
+Joules = Annotated[float, Field(ge=0, le=MAX_ENERGY_J)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+# A utilisation in percent: of the whole machine (0-100), or summed per core or device as some tools report it.
+Percent = Annotated[float, Field(ge=0, le=409_600)]
+
+# Free-form JSON (a model's config, an estimator's raw output, a check's measurements): bounded too.
+MAX_JSON_DEPTH = 16
+MAX_JSON_ITEMS = 100_000
+MAX_JSON_STRING = 20_000
+
+
+def _bounded_json(value: Any) -> Any:
+    """Plain JSON values only: finite numbers, strings without control characters, bounded size and depth."""
+    stack = [(value, 0, "")]
+    items = 0
+    while stack:
+        item, depth, where = stack.pop()
+        items += 1
+        if items > MAX_JSON_ITEMS:
+            raise ValueError(f"more than {MAX_JSON_ITEMS} values")
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep (at {where or 'the top'})")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise ValueError(f"keys must be strings (at {where or 'the top'})")
+                if len(key) > 200 or CONTROL_CHARACTERS.search(key):
+                    raise ValueError(f"a key longer than 200 characters or with control characters (at {where or 'the top'})")
+                stack.append((child, depth + 1, f"{where}.{key}" if where else key))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1, f"{where}[{i}]") for i, child in enumerate(item))
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError(f"{where or 'value'}: expected a finite number")
+        elif isinstance(item, int):
+            if abs(item) > 10**30:
+                raise ValueError(f"{where or 'value'}: an integer of more than 30 digits")
+        elif isinstance(item, str):
+            if len(item) > MAX_JSON_STRING:
+                raise ValueError(f"{where or 'value'}: a string longer than {MAX_JSON_STRING} characters")
+            if CONTROL_CHARACTERS.search(item):
+                raise ValueError(f"{where or 'value'}: a string with control characters")
+        else:
+            raise ValueError(f"{where or 'value'}: expected a JSON value, got {type(item).__name__}")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
 
 
 class Strict(BaseModel):
-    """Base for file formats: unknown keys are errors, not silently dropped."""
+    """Base for file formats: unknown keys are errors, and so is every loose type.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    strict: a boolean or a string is not a number, a float is not an integer
+    (a unit-bearing value such as "700 W" is parsed by its field's validator
+    first); allow_inf_nan off: no field anywhere holds NaN or an infinity.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def omit_none(value: Any) -> bool:

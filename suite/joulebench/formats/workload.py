@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from joulebench.formats.vocabulary import DType, Domain, Identifier, Seconds, Strict, Task, content_hash, omit_none
+from joulebench.formats.vocabulary import (
+    MAX_COUNT,
+    DType,
+    Domain,
+    Identifier,
+    JsonObject,
+    Seconds,
+    Strict,
+    Task,
+    Text,
+    Version,
+    content_hash,
+    omit_none,
+)
 
 ParallelStrategy = Literal["ddp", "fsdp", "pipeline", "tensor"]
 DistributedBackend = Literal["nccl", "gloo"]
@@ -20,7 +33,7 @@ class ModelConfig(Strict):
     # torchvision: the builder function (resnet50); transformers: the model
     # class (LlamaForCausalLM), built from `config` via AutoConfig.for_model.
     architecture: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: JsonObject = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _transformers_needs_model_type(self) -> ModelConfig:
@@ -88,34 +101,37 @@ class WorkloadSpec(Strict):
     track: Identifier
     domain: Domain
     task: Task
-    description: str = ""
+    description: Text = ""
     model: ModelConfig
     dtype: DType
-    batch_size: int = Field(gt=0)
-    image_size: int | None = Field(default=None, gt=0)
-    seq_len: int | None = Field(default=None, gt=0, description="prompt / sequence length in tokens")
-    new_tokens: int | None = Field(default=None, gt=0, description="tokens generated per iteration")
+    batch_size: int = Field(gt=0, le=10_000_000)
+    image_size: int | None = Field(default=None, gt=0, le=100_000)
+    seq_len: int | None = Field(default=None, gt=0, le=100_000_000, description="prompt / sequence length in tokens")
+    new_tokens: int | None = Field(default=None, gt=0, le=100_000_000, description="tokens generated per iteration")
     optimizer: Literal["sgd", "adamw"] | None = None
-    learning_rate: float | None = Field(default=None, gt=0)
-    warmup_iterations: int = Field(ge=0)
-    measured_iterations: int = Field(gt=0)
-    repeats: int = Field(gt=0)
-    seed: int = Field(ge=0)
+    learning_rate: float | None = Field(default=None, gt=0, le=100)
+    warmup_iterations: int = Field(ge=0, le=1_000_000_000)
+    measured_iterations: int = Field(gt=0, le=MAX_COUNT)
+    repeats: int = Field(gt=0, le=10_000)
+    seed: int = Field(ge=0, le=2**63 - 1)
     # Counted when the spec was pinned, so static estimators need no torch.
     # None only for an external model whose size is not known (an imported MLPerf
     # RNN-T or DLRM joulebench cannot build) or where parameters mean nothing (NPB).
-    params: int | None = Field(gt=0)
-    flops_per_iteration: float | None = Field(default=None, gt=0)
-    flops_method: str = ""
+    params: int | None = Field(gt=0, le=10**15)
+    # At most 1e24 FLOPs per iteration: a whole frontier training run is about 1e25.
+    flops_per_iteration: float | None = Field(default=None, gt=0, le=1e24)
+    flops_method: Text = ""
     # What one measured window is sized for; an estimate until measured.
     target_window_s: Seconds | None = None
-    pinned_with: dict[str, str] = Field(default_factory=dict)
+    pinned_with: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)], Version] = Field(
+        default_factory=dict, max_length=100
+    )
     # Multi-rank workloads (gpu-v1-multi, smoke-multi): the layout, and the bytes
     # one iteration communicates over all ranks, a public fact computed from the
     # layout by the formula `comm_method` states (joulebench.catalog.parallel).
     parallel: ParallelLayout | None = Field(default=None, exclude_if=omit_none)
-    comm_bytes_per_iteration: int | None = Field(default=None, ge=0, exclude_if=omit_none)
-    comm_method: str | None = Field(default=None, exclude_if=omit_none)
+    comm_bytes_per_iteration: int | None = Field(default=None, ge=0, le=10**18, exclude_if=omit_none)
+    comm_method: Text | None = Field(default=None, exclude_if=omit_none)
 
     @model_validator(mode="after")
     def _task_fields(self) -> WorkloadSpec:

@@ -116,7 +116,18 @@ def _off_by(actual: float, expected: float) -> float:
     return abs(actual - expected) / expected
 
 
-def check_against_profile(detected: DetectedHardware, profile: HardwareProfile) -> HardwareCheck:
+# A certified run or certification refuses a machine with less than this share of the profile's cores or RAM.
+MATERIAL_SHARE = 0.9
+
+
+def check_against_profile(detected: DetectedHardware, profile: HardwareProfile, certified: bool = False) -> HardwareCheck:
+    """Errors where the machine is not the profile; warnings where machines of the same kind differ.
+
+    `certified` (a certified run, `joulebench certify`): a machine materially
+    smaller than the profile (under 90% of its CPU cores or of its RAM) is an
+    error too, as another accelerator always is: a certificate must not lend a
+    2-core VM the profile of a 64-core server.
+    """
     errors: list[str] = []
     warnings: list[str] = []
     gpus = detected.gpus
@@ -160,17 +171,23 @@ def check_against_profile(detected: DetectedHardware, profile: HardwareProfile) 
         warnings.append(f"{detected.cpu_sockets} CPU socket(s) detected; the profile says {cpu.sockets}")
     expected_cores = cpu.sockets * cpu.cores_per_socket
     if detected.cpu_cores is not None and detected.cpu_cores != expected_cores:
-        warnings.append(
-            f"{detected.cpu_cores} CPU cores detected; the profile says {expected_cores} "
-            f"({cpu.sockets} x {cpu.cores_per_socket})"
-        )
+        text = (f"{detected.cpu_cores} CPU cores detected; the profile says {expected_cores} "
+                f"({cpu.sockets} x {cpu.cores_per_socket})")
+        if certified and detected.cpu_cores < MATERIAL_SHARE * expected_cores:
+            errors.append(text + f": materially smaller (under {MATERIAL_SHARE:.0%}); a certified run needs the profile's machine")
+        else:
+            warnings.append(text)
+    elif certified and detected.cpu_cores is None:
+        warnings.append("CPU cores not detected")
     total = profile.memory.total_gib
     if detected.memory_gib is None:
         warnings.append("RAM size not detected")
     elif _off_by(detected.memory_gib, total) > RAM_TOLERANCE:
-        warnings.append(
-            f"{detected.memory_gib:.1f} GiB RAM detected; the profile says {total:g} GiB (more than {RAM_TOLERANCE:.0%} apart)"
-        )
+        text = f"{detected.memory_gib:.1f} GiB RAM detected; the profile says {total:g} GiB (more than {RAM_TOLERANCE:.0%} apart)"
+        if certified and detected.memory_gib < (1 - RAM_TOLERANCE) * total:
+            errors.append(text + ": materially smaller; a certified run needs the profile's machine")
+        else:
+            warnings.append(text)
     return HardwareCheck(profile_id=profile.id, errors=errors, warnings=warnings)
 
 

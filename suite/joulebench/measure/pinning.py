@@ -57,7 +57,7 @@ def library_versions(spec: WorkloadSpec) -> dict[str, str]:
 
 
 def _load_for_pinning(path: Path) -> WorkloadSpec:
-    data = read_yaml(path)
+    data = read_yaml(path, root=Path(path).parent.parent)
     # Placeholders so a never-pinned file validates; the counts replace them.
     data.setdefault("params", 1)
     data.setdefault("flops_per_iteration", 1)
@@ -131,7 +131,7 @@ def pin_file(path: Path, write: bool = False) -> PinResult:
     path = Path(path)
     spec = _load_for_pinning(path)
     values = pinned_values(spec)
-    stored = _stored(spec, read_yaml(path))
+    stored = _stored(spec, read_yaml(path, root=Path(path).parent.parent))
     changed = tuple(k for k in PINNED_KEYS if k in values and stored[k] != values[k])
     if changed and write:
         pinned = spec.model_copy(update={**values, "flops_per_iteration": float(values["flops_per_iteration"])})

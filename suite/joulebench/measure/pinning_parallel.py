@@ -40,7 +40,7 @@ class ParallelPinResult:
 
 
 def _load(path: Path) -> tuple[WorkloadSpec, dict]:
-    raw = read_yaml(path)
+    raw = read_yaml(path, root=Path(path).parent.parent)
     if "parallel" not in raw:
         raise InputError(f"{path}: field 'parallel': expected a parallel layout (this pins multi-rank workloads)")
     data = dict(raw)

@@ -10,8 +10,8 @@ import inspect
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from joulebench.certify.certificates import site_tiers
-from joulebench.certify.tiers import at_least
+from joulebench.certify.certificates import load_trusted_keys
+from joulebench.certify.trust import Trust, assess, filter_runs
 from joulebench.errors import InputError
 from joulebench.formats import BOUNDARIES, TIERS, Estimate, RunFacts, RunRecord, ScoredEstimator, ScoreSummary
 from joulebench.records import load_records
@@ -42,33 +42,36 @@ def score_runs(
     min_tier: str | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    trusted_keys: Path | None = None,
 ) -> ScoreSummary:
-    """Load every record under `runs_dir` and score it: what `joulebench score` runs."""
-    records = load_records(runs_dir)
+    """Load every record under `runs_dir` and score it: what `joulebench score` runs.
+
+    Each run's tier comes from its folder's certificate verified against the
+    trusted keys (default: the repository's trusted-keys.yaml), and travels in
+    the summary.
+    """
+    keyring = load_trusted_keys(trusted_keys)  # a bad keys file fails before any record is read
+    digests: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    records = load_records(runs_dir, digests, sources)
     if not records:
         raise InputError(f"no runs in {runs_dir}: nothing to score (expected run records at {runs_dir}/<site>/<run_id>.json)")
+    trust = assess(Path(runs_dir), records, sources, digests, keyring)
     filters: dict[str, str] = {}
     if min_tier is not None:
-        records, _ = filter_by_tier(records, site_tiers(Path(runs_dir)), min_tier)
+        records, _ = filter_by_tier(records, trust, min_tier)
         filters["min_tier"] = min_tier
         if not records:
-            raise InputError(f"no runs in {runs_dir} from a site certified at tier {min_tier} or better")
+            raise InputError(f"no runs in {runs_dir} counted at tier {min_tier} or better")
     return score_records(records, estimator_ids=estimator_ids, submissions=submissions, boundary=boundary, site=site,
-                         resamples=resamples, seed=seed, filters=filters, where=str(runs_dir))
+                         resamples=resamples, seed=seed, filters=filters, where=str(runs_dir), trust=trust)
 
 
-def filter_by_tier(records: list[RunRecord], tiers: dict[str, str], min_tier: str) -> tuple[list[RunRecord], dict[str, str]]:
-    """The records from sites at `min_tier` or better, and the sites left out with their tier."""
+def filter_by_tier(records: list[RunRecord], trust: Trust, min_tier: str) -> tuple[list[RunRecord], dict[str, str]]:
+    """The records counted at `min_tier` or better (each run's own tier), and the sites that lost runs."""
     if min_tier not in TIERS:
         raise InputError(f"--min-tier: unknown tier {min_tier!r}; tiers are: {', '.join(TIERS)}")
-    kept, excluded = [], {}
-    for record in records:
-        tier = tiers.get(record.site, "uncertified")
-        if at_least(tier, min_tier):
-            kept.append(record)
-        else:
-            excluded[record.site] = tier
-    return kept, excluded
+    return filter_runs(records, trust, min_tier)
 
 
 def _description(cls) -> str:
@@ -87,6 +90,7 @@ def score_records(
     filters: dict[str, str] | None = None,
     where: str = "the runs",
     extra_columns: Sequence[EstimatorColumn] = (),
+    trust: Trust | None = None,
 ) -> ScoreSummary:
     """Gather every estimator's answers on `records` and score them: the one scoring path.
 
@@ -165,7 +169,7 @@ def score_records(
         # study's older version of the same tool is described by its provenance instead.
         if info is not None and info.available and (column.source == "static" or column.version == info.version):
             descriptions[column.key] = _description(registry.get_class(column.id))
-    return summarize(
+    summary = summarize(
         table,
         records,
         columns,
@@ -177,3 +181,6 @@ def score_records(
         filters=filters,
         descriptions=descriptions,
     )
+    if trust is not None:
+        summary = summary.model_copy(update={"trust": trust.summary})
+    return summary

@@ -35,17 +35,22 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from joulebench.errors import InputError
+from joulebench.files import decode_text, parse_json, quote, read_bytes
 from joulebench.formats import Estimate, EstimateFile
 
 MAX_SUBMISSION_BYTES = 256 * 1024 * 1024
 MAX_PROBLEMS_SHOWN = 20
+# No column holds more than this (an id, a version, a run id, a number); the csv module's own limit is 131,072.
+MAX_CSV_FIELD = 4096
+# A number as CSV text: digits, a dot, an exponent; or nan/inf, parsed so the row says "expected a finite number".
+_CSV_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
 CSV_COLUMNS = ("estimator_id", "estimator_version", "run_id", "boundary", "energy_j", "unit")
 REQUIRED_COLUMNS = CSV_COLUMNS[:-1]
 
@@ -71,12 +76,16 @@ def _describe(err: dict) -> tuple[str, str]:
     if kind == "missing":
         return field, "required field is missing"
     if field == "unit":
-        return field, f"expected 'J' (joules), got {got!r}; convert kWh with 3,600,000 J/kWh"
+        return field, f"expected 'J' (joules), got {quote(got)}; convert kWh with 3,600,000 J/kWh"
     if kind == "finite_number":
-        return field, f"expected a finite number, got {got!r}"
+        return field, f"expected a finite number, got {quote(got)}"
     if kind == "greater_than_equal":
-        return field, f"expected a value >= 0, got {got!r}"
-    return field, f"{err['msg']} (got {got!r})"
+        return field, f"expected a value >= 0, got {quote(got)}"
+    if kind in ("float_type", "int_type") and isinstance(got, (bool, str)):
+        return field, f"expected a number (not {'a boolean' if isinstance(got, bool) else 'a string'}), got {quote(got)}"
+    if kind == "model_type":
+        return "(row)", f"expected an object with the fields {', '.join(CSV_COLUMNS)}, got {type(got).__name__}"
+    return field, f"{err['msg']} (got {quote(got)})"
 
 
 @dataclass(frozen=True)
@@ -115,12 +124,28 @@ def _validate_rows(path: Path, rows: list[tuple[str, object]], problems: list[st
     return Submission(path, estimates, labels)
 
 
+def _csv_value(name: str, value: str) -> object:
+    """A CSV cell as the schema wants it: energy_j a number when it is written as one, else the text (refused)."""
+    if name == "energy_j" and len(value) <= 60 and _CSV_NUMBER.fullmatch(value):
+        return float(value)
+    return value
+
+
 def _csv_rows(path: Path, text: str) -> tuple[list[tuple[str, object]], list[str]]:
     reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _read_csv(path, reader)
+    except csv.Error as exc:
+        raise _fail(path, [f"line {reader.line_num}: not readable as CSV: {str(exc)[:120]}"]) from None
+
+
+def _read_csv(path: Path, reader) -> tuple[list[tuple[str, object]], list[str]]:
     header = next(reader, None)
     if header is None:
         raise InputError(f"{path}: empty file; expected a CSV header: {','.join(CSV_COLUMNS)}")
     header = [h.strip() for h in header]
+    if len(header) > 50 or any(len(h) > 100 for h in header):
+        raise _fail(path, [f"header: expected the columns {','.join(CSV_COLUMNS)}"])
     unknown = [h for h in header if h not in CSV_COLUMNS]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     duplicated = sorted({h for h in header if header.count(h) > 1})
@@ -130,7 +155,7 @@ def _csv_rows(path: Path, text: str) -> tuple[list[tuple[str, object]], list[str
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         if name.lower() in ("energy_kwh", "energy_wh", "kwh", "wh"):
             hint = " (energy must be in joules, column energy_j; 1 kWh = 3,600,000 J)"
-        problems.append(f"header: unknown column {name!r}{hint}")
+        problems.append(f"header: unknown column {quote(name)}{hint}")
     problems += [f"header: required column {name!r} is missing" for name in missing]
     problems += [f"header: column {name!r} appears twice" for name in duplicated]
     if problems:
@@ -143,28 +168,31 @@ def _csv_rows(path: Path, text: str) -> tuple[list[tuple[str, object]], list[str
         if len(values) != len(header):
             problems.append(f"line {line_no}: {len(values)} values for {len(header)} columns")
             continue
+        long = [name for name, value in zip(header, values) if len(value) > MAX_CSV_FIELD]
+        if long:
+            problems.append(f"line {line_no}: field '{long[0]}': longer than {MAX_CSV_FIELD:,} characters")
+            continue
         row: dict[str, object] = {}
         for name, value in zip(header, values):
             value = value.strip()
             if name == "unit" and value == "":
                 continue  # an empty unit cell means the default, joules
-            row[name] = value
+            row[name] = _csv_value(name, value)
         rows.append((f"line {line_no}", row))
     return rows, problems
 
 
 def _json_rows(path: Path, text: str) -> tuple[list[tuple[str, object]], list[str]]:
-    try:
-        data = json.loads(text)  # NaN and Infinity parse here and are refused per row below
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from None
+    # NaN and Infinity parse here and are refused per row below; bad JSON and absurd nesting here.
+    data = parse_json(text, str(path), "estimates file", allow_constants=True)
     if not isinstance(data, dict):
         raise InputError(f'{path}: expected an object {{"schema_version": 1, "estimates": [...]}}, got {type(data).__name__}')
     problems = []
     extra = sorted(set(data) - set(EstimateFile.model_fields))
     problems += [f"field '{k}': unknown field (expected schema_version, estimates)" for k in extra]
-    if data.get("schema_version", 1) != 1:
-        problems.append(f"field 'schema_version': expected 1, got {data['schema_version']!r}")
+    version = data.get("schema_version", 1)
+    if version != 1 or isinstance(version, bool):
+        problems.append(f"field 'schema_version': expected 1, got {quote(version)}")
     rows = data.get("estimates")
     if not isinstance(rows, list):
         problems.append(f"field 'estimates': expected a list of rows, got {type(rows).__name__}")
@@ -176,21 +204,11 @@ def _json_rows(path: Path, text: str) -> tuple[list[tuple[str, object]], list[st
 def read_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> Submission:
     """Every row of an estimates file (.csv or .json), validated; InputError naming file, row and field."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    if size > max_bytes:
-        raise InputError(f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit for an estimates file; not read")
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise InputError(f"{path}: expected a .csv or .json estimates file, got {suffix or 'no extension'!r}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text: {exc}") from None
+    if suffix not in (".csv", ".json") and path.exists():
+        raise InputError(f"{path}: expected a .csv or .json estimates file, got {quote(suffix or 'no extension')}")
+    # A regular file (not a folder, FIFO or device) under the cap, checked before a byte is read.
+    text = decode_text(read_bytes(path, "estimates file", max_bytes=max_bytes), str(path), "estimates file")
     rows, problems = _csv_rows(path, text) if suffix == ".csv" else _json_rows(path, text)
     submission = _validate_rows(path, rows, problems)
     if not submission.estimates:

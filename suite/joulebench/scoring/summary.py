@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -138,6 +139,26 @@ SCORE_CSV_COLUMNS = [
 ]  # fmt: skip
 
 
+# A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), =cmd|...).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_CSV_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def csv_text(value: object) -> str:
+    """A text cell made inert: control characters removed, a leading = + - @ (tab, CR) escaped with a quote.
+
+    Numbers are written by the writers themselves and never pass through here,
+    so a negative number stays a number.
+    """
+    if value is None:
+        return ""
+    text = _CSV_CONTROL.sub("", str(value))
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+TEXT_COLUMNS = {"boundary", "slice", "slice_value", "estimator_id", "estimator_version", "source"}
+
+
 def scores_csv(summary: ScoreSummary, slice_filter: str | None = None) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=SCORE_CSV_COLUMNS, lineterminator="\n")
@@ -150,5 +171,6 @@ def scores_csv(summary: ScoreSummary, slice_filter: str | None = None) -> str:
         row["mape_ci_high_pct"] = s.mape_ci_pct.high if s.mape_ci_pct else None
         row["signed_mean_error_ci_low_pct"] = s.signed_mean_error_ci_pct.low if s.signed_mean_error_ci_pct else None
         row["signed_mean_error_ci_high_pct"] = s.signed_mean_error_ci_pct.high if s.signed_mean_error_ci_pct else None
-        writer.writerow({k: ("" if row[k] is None else row[k]) for k in SCORE_CSV_COLUMNS})
+        writer.writerow({k: ("" if row[k] is None else csv_text(row[k]) if k in TEXT_COLUMNS else row[k])
+                         for k in SCORE_CSV_COLUMNS})
     return out.getvalue()

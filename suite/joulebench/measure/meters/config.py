@@ -123,6 +123,9 @@ def probe(options):
     except MeterError as e:
         # Discovery forgives a failing probe; a meter the site declared must not fail quietly.
         raise JoulebenchError(f"{path}: a declared meter cannot be opened: {e}") from e
+    except (OSError, ImportError, ValueError) as e:
+        # Declared means required: whatever stops a declared meter stops the run, with the reason.
+        raise JoulebenchError(f"{path}: a declared meter cannot be opened: {type(e).__name__}: {e}") from e
 
 
 PROBE = Probe("external", ("node",), probe)

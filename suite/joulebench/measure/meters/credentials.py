@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from joulebench.errors import InputError
+from joulebench.files import MAX_SECRET_BYTES, decode_text, read_bytes
 
 
 class Secret:
@@ -53,14 +54,23 @@ def read_secret_file(path: Path, where: str) -> Secret:
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise InputError(f"{where}: password file {path} not found") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    except OSError as exc:
+        raise InputError(f"{where}: password file {path} cannot be read: {exc.strerror}") from None
+    if stat.S_ISREG(mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise InputError(
             f"{where}: password file {path} is readable by other users (mode {stat.filemode(mode)}); "
             f"run `chmod 600 {path}`"
         )
-    value = path.read_text(encoding="utf-8").strip()
+    try:
+        # Its content is never quoted: the messages name only the file and what is wrong with it.
+        value = decode_text(read_bytes(path, "password file", max_bytes=MAX_SECRET_BYTES), str(path), "password file").strip()
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
     if not value:
         raise InputError(f"{where}: password file {path} is empty")
+    if "\n" in value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InputError(f"{where}: password file {path} holds more than one line, or control characters; "
+                         "expected the password alone")
     return Secret(value)
 
 
