@@ -36,7 +36,7 @@ from joulebench.errors import InputError
 from joulebench.board.format import markdown_html  # noqa: F401  (re-exported for tests and other callers)
 from joulebench.board.view import Inputs, SiteCertificate, View, aggregate, manifest_text, slug  # noqa: F401
 from joulebench import records as records_store
-from joulebench.formats import BOUNDARIES, TIERS
+from joulebench.formats import BOUNDARIES, TIERS, ScoreSummary
 
 _DATA = Path(str(resources.files(__name__)))
 TEMPLATES_DIR = _DATA / "templates"
@@ -56,6 +56,7 @@ def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
     runs_dir = Path(runs_dir)
     digests: dict[str, str] = {}  # relative path -> sha256 of the record files, from the bytes load_records validated
     records = records_store.load_records(runs_dir, digests)  # InputError naming the folder when it is missing
+    all_run_ids = {r.run_id for r in records}
     tiers = site_tiers(runs_dir)
     read: list[Path] = []
     certificates: dict[str, SiteCertificate] = {}
@@ -75,7 +76,7 @@ def read_inputs(runs_dir: Path, min_tier: str | None = None) -> Inputs:
     for path in set(read):
         digests[path.relative_to(runs_dir).as_posix()] = records_store.file_sha256(path)
     manifest = sorted(digests.items())
-    inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier)
+    inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier, all_run_ids=all_run_ids)
     if min_tier is not None:
         inputs.records, inputs.excluded = filter_by_tier(records, tiers, min_tier)
         inputs.n_excluded_runs = len(records) - len(inputs.records)
@@ -115,7 +116,7 @@ def environment():
     )
     env.filters.update(pct=fmt.pct, signed_pct=fmt.signed_pct, ci=fmt.ci, energy=fmt.energy, num=fmt.num,
                        sortkey=fmt.sortkey, rank=fmt.rank)
-    env.globals.update(BOUNDARIES=BOUNDARIES, TIERS=TIERS, tables=fmt)
+    env.globals.update(BOUNDARIES=BOUNDARIES, TIERS=TIERS, tables=fmt, slug=slug)
     return env
 
 
@@ -180,27 +181,43 @@ def check_out_dir(out_dir: Path) -> None:
                              f"(no {SITE_MARKER} in it); it would be replaced, so choose a new or empty folder")
 
 
+def read_previous(path: Path) -> ScoreSummary:
+    """A score summary from an earlier build (`--previous`); InputError naming the file and field when invalid."""
+    from joulebench.files import load_json_model
+
+    return load_json_model(ScoreSummary, Path(path), "score summary (--previous)")
+
+
 def build_site(runs_dir: Path, out_dir: Path, *, min_tier: str | None = None, resamples: int | None = None,
-               seed: int | None = None, submissions: Sequence[Path] = ()) -> View:
+               seed: int | None = None, submissions: Sequence[Path] = (), submissions_dir: Path | None = None,
+               previous: Path | None = None, docker=None) -> View:
     """Read, score (the one scoring path, as `joulebench score`), aggregate and render into out_dir.
 
-    Nothing half-written is left if any step fails.
+    `submissions_dir`: the submissions registry, scored with the built-ins (as
+    `joulebench score --submissions`); `previous`: a summary from an earlier
+    suite version, for each estimator's movement. Nothing half-written is left
+    if any step fails.
     """
     from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, score_records
+    from joulebench.scoring.submissions import read_registry
 
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
+    before = read_previous(previous) if previous is not None else None
     with collector_paused():
         inputs = read_inputs(Path(runs_dir), min_tier)
+        if submissions_dir is not None:
+            read_registry(Path(submissions_dir))  # a bad manifest stops the build even where there are no runs
         summary = None
         if inputs.records:
             summary = score_records(
-                inputs.records, submissions=submissions, where=str(runs_dir),
+                inputs.records, submissions=submissions, submissions_dir=submissions_dir, where=str(runs_dir),
                 resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                 seed=DEFAULT_SEED if seed is None else seed,
                 filters={"min_tier": min_tier} if min_tier else {},
+                known_run_ids=inputs.all_run_ids, docker=docker,
             )  # fmt: skip
-        view = aggregate(inputs, summary)
+        view = aggregate(inputs, summary, before)
         write_view(view, out_dir)
     return view
 

@@ -6,12 +6,15 @@ import sys
 from pathlib import Path
 
 from joulebench.board import build_site
+from joulebench.cli.score import add_submissions_arguments, submissions_folder
 from joulebench.formats import TIERS
 from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 
 def _build_command(args) -> int:
-    view = build_site(Path(args.runs), Path(args.out), min_tier=args.min_tier, resamples=args.resamples, seed=args.seed)
+    view = build_site(Path(args.runs), Path(args.out), min_tier=args.min_tier, resamples=args.resamples, seed=args.seed,
+                      submissions_dir=submissions_folder(args),
+                      previous=Path(args.previous) if args.previous else None)
     index = Path(args.out) / "index.html"
     if view.n_runs == 0:
         sys.stderr.write(f"joulebench: note: no runs to score in {args.runs}; the site says so\n")
@@ -31,4 +34,8 @@ def register(subparsers) -> None:
                        help="only runs from sites certified at this tier or better")
     build.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default: %(default)s)")
     build.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
+    add_submissions_arguments(build)
+    build.add_argument("--previous", metavar="SCORES_JSON", default=None,
+                       help="a score summary from an earlier suite version (its site's data/scores.json, or "
+                            "`joulebench score --format json`): each estimator page shows how it moved")
     build.set_defaults(handler=_build_command)
