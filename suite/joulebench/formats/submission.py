@@ -158,10 +158,11 @@ class SubmissionManifest(Strict):
         problems = []
         for kind in SUBMISSION_KINDS:
             section = getattr(self, kind)
+            article = "an" if kind[0] in "aeiou" else "a"
             if kind == self.kind and section is None:
-                problems.append(f"kind {self.kind!r} needs a '{kind}' section")
+                problems.append(f"kind {self.kind!r} needs {article} '{kind}' section")
             elif kind != self.kind and section is not None:
-                problems.append(f"a '{kind}' section does not belong to kind {self.kind!r}")
+                problems.append(f"{article} '{kind}' section does not belong to kind {self.kind!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

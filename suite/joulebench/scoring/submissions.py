@@ -375,15 +375,26 @@ def _install_hint(sub: Submission) -> str:
     return f"pip install -e {path} (`make leaderboard` installs the static ones, `make install-submissions` all of them)"
 
 
-def _plan_package(sub: Submission, plan: Plan, infos: dict, problems: list[str], live_in_records: set[str]) -> None:
+def installed_version(distribution: str) -> str | None:
+    """The installed version of a distribution, found by its normalised name (as pip would), or None."""
     from importlib import metadata
 
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        pass
+    wanted = _canonical(distribution)
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata is not None else None
+        if name and _canonical(name) == wanted:
+            return dist.version
+    return None
+
+
+def _plan_package(sub: Submission, plan: Plan, infos: dict, problems: list[str], live_in_records: set[str]) -> None:
     m = sub.manifest
     dist, mode = m.package.distribution, m.package.estimator
-    try:
-        installed: str | None = metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        installed = None
+    installed = installed_version(dist)
     info = infos.get(sub.id)
     if installed is not None:
         if info is None or _canonical(dist) not in _canonical(info.source):
@@ -536,7 +547,7 @@ def plan(
         raise registry_error(registry.root, problems)
     installed_elsewhere = sorted(eid for eid, info in infos.items() if info.source != "builtin" and eid not in ids)
     if installed_elsewhere:
-        result.notes.append(f"installed estimator(s) not in {registry.root}/ and so not scored: "
+        result.notes.append(f"installed estimator(s) not in the submissions registry, and so not scored: "
                             f"{', '.join(installed_elsewhere)} (a submission folder enters one)")
     return result
 
