@@ -26,16 +26,16 @@ $(VENV)/.container-installed: pyproject.toml $(VENV)/.dev-installed
 
 # What `make leaderboard` scores with: the light core, the Docker SDK (an image submission is built and run
 # in the sandbox where a Docker engine answers) and every static package submission (submissions/<id>/ with
-# `estimator: static`), each pinned by its own pyproject.toml. No torch. Re-run when a submission changes.
-SUBMISSION_FILES := $(wildcard submissions/*/submission.yaml submissions/*/pyproject.toml)
-$(VENV)/.board-installed: pyproject.toml $(SUBMISSION_FILES) | $(BIN)/python
+# `estimator: static`), each pinned by its own pyproject.toml. No torch. Re-run when a package changes.
+SUBMISSION_PACKAGES := $(wildcard submissions/*/pyproject.toml)
+$(VENV)/.board-installed: pyproject.toml $(SUBMISSION_PACKAGES) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[container]'
 	$(BIN)/joulebench submit packages --estimator static submissions | xargs -r -n1 $(BIN)/pip install --quiet -e
 	touch $@ $(VENV)/.core-installed
 
 # The package submissions' own pinned dependencies (ecologits, zeus) for their tests; the adapters themselves
 # are installed by the tests into a folder of their own (tests/submission_packages.py).
-$(VENV)/.submission-pins-installed: $(SUBMISSION_FILES) $(VENV)/.dev-installed
+$(VENV)/.submission-pins-installed: $(SUBMISSION_PACKAGES) $(VENV)/.dev-installed
 	$(BIN)/joulebench submit packages --requirements submissions | xargs -r $(BIN)/pip install --quiet
 	touch $@
 

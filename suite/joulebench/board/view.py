@@ -660,8 +660,8 @@ def _judge(views: list[EstimatorView], summary: ScoreSummary, previous: ScoreSum
                 continue  # one slice value is the whole: nothing to tell apart
             ordered = sorted(judged, key=lambda s: (-s.mape_pct, s.slice, s.slice_value))
             view.worst[b] = ordered[:EXTREMES_SHOWN]
-            rest = [s for s in reversed(ordered) if s not in view.worst[b]]
-            view.best[b] = rest[:EXTREMES_SHOWN]
+            # The best are the smallest errors not already listed among the worst (by identity: cheap).
+            view.best[b] = ordered[EXTREMES_SHOWN:][::-1][:EXTREMES_SHOWN]
         if previous is None:
             continue
         view.in_previous = view.ref.id in scored_before

@@ -685,7 +685,6 @@ def check_folder(folder: Path, runs_dir: Path | None, *, docker: Callable[[], An
     prov = p.provenance.get(sub.id)
     if prov is not None:
         report.badge, report.badge_reason = prov.badge, prov.badge_reason
-    report.notes += [n for n in p.notes if sub.id not in n]
     if records:
         _coverage(report, sub, p, records)
     return report
