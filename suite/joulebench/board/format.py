@@ -262,6 +262,22 @@ def extreme_rows(scores) -> Markup:
     ))
 
 
+def movement_rows(movements) -> Markup:
+    """The rows of an estimator page's table against the previous summary (the template holds the head)."""
+    rows = []
+    for mv in movements:
+        before = "–" if mv.before is None else (
+            f'{pct(mv.before.mape_pct)} <span class="muted">({mv.before.n}, {_escaped(mv.before.estimator_version)})</span>')
+        delta = mv.delta_mape_pct
+        rows.append(
+            f'<tr><td>{_escaped(mv.boundary)}</td><td>{_escaped(mv.slice)}</td><td>{_escaped(mv.slice_value)}</td>'
+            f'<td class="num">{before}</td>'
+            f'<td class="num">{pct(mv.after.mape_pct)} <span class="muted">({mv.after.n})</span></td>'
+            f'<td class="num" data-sort="{sortkey(delta)}">{signed_pct(delta)}</td></tr>\n'
+        )
+    return Markup("".join(rows))
+
+
 def _tier_badge(tier: str) -> str:
     label = "uncertified" if tier == "uncertified" else f"tier {_escaped(tier)}"
     return f'<span class="tier tier-{_escaped(tier)}">{label}</span>'
