@@ -39,7 +39,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from joulebench.errors import InputError, JoulebenchError
+from joulebench.errors import InputError
+from joulebench.estimators import BUILTINS, ENTRY_POINT_GROUP
 from joulebench.files import format_validation_error, read_yaml
 from joulebench.formats import (
     BOUNDARIES,
@@ -55,10 +56,8 @@ from joulebench.formats import (
 )
 from joulebench.scoring.table import EstimatorColumn, RunTable
 
-ENTRY_POINT_GROUP = "joulebench.estimators"
 MAX_PROBLEMS_SHOWN = 40
-# What a manifest may not use as its id, besides the built-ins: these are the
-# names of joulebench's own distribution and of the registry's folder.
+# Dependencies a package submission need not pin: joulebench itself, which the leaderboard provides.
 PACKAGES_NOT_PINNED = {"joulebench"}
 
 
@@ -208,8 +207,6 @@ def file_problems(sub: Submission) -> list[str]:
 
 
 def builtin_ids() -> set[str]:
-    from joulebench.estimators import BUILTINS
-
     return set(BUILTINS)
 
 
