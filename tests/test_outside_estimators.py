@@ -246,3 +246,17 @@ def test_ecologits_is_ranked_on_the_committed_runs_it_can_answer_for(adapters):
     # this fails after an import, the ML.ENERGY records name their chat task differently; fix the selector.
     if candidates:
         assert 0 < eco.submission.fitted_on[0].n_runs <= len(candidates)
+
+
+def test_zeus_is_scored_where_run_records_carry_its_outputs():
+    """A live submission needs no install to be scored: its outputs were recorded by `joulebench run`."""
+    from tests.doubles.records import live_estimate
+
+    recs = [make_record(f"w{i}", truth={"gpu": 1000.0 * (i + 1)},
+                        live=[live_estimate("zeus", "gpu", 990.0 * (i + 1), version="0.16.0")]) for i in range(3)]
+    summary = score_records(recs, submissions_dir=SUBMISSIONS, resamples=50, docker=no_engine)
+    zeus = [e for e in summary.estimators if e.id == "zeus"]
+    assert len(zeus) == 1 and zeus[0].available and zeus[0].source == "live"
+    assert zeus[0].submission.badge == "reproduced" and "beside the measured windows" in zeus[0].submission.badge_reason
+    (gpu,) = [s for s in summary.scores if s.estimator_id == "zeus" and s.slice == "all"]
+    assert gpu.n == 3 and gpu.mape_pct == pytest.approx(1.0)
