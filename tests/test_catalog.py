@@ -100,7 +100,7 @@ BAD_WORKLOADS = [
     ("nested unknown key", mutate(VALID_WORKLOAD, "model.archtecture", "x"), "model.archtecture", "unknown field"),
     ("wrong type", mutate(VALID_WORKLOAD, "batch_size", "many"), "batch_size", "valid integer"),
     ("missing field", mutate(VALID_WORKLOAD, "dtype"), "dtype", "required field is missing"),
-    ("bad enum", mutate(VALID_WORKLOAD, "domain", "audio"), "domain", "'vision' or 'language'"),
+    ("bad enum", mutate(VALID_WORKLOAD, "domain", "audio"), "domain", "Input should be 'vision', 'language'"),
     ("negative count", mutate(VALID_WORKLOAD, "measured_iterations", -5), "measured_iterations", "greater than 0"),
     ("vision without image size", mutate(VALID_WORKLOAD, "image_size"), "(top level)", "needs image_size"),
     ("optimizer on inference", mutate(VALID_WORKLOAD, "task", "infer"), "(top level)", "optimizer only applies"),

@@ -56,12 +56,13 @@ def test_run_facts_without_trace_have_no_utilisation():
 # --------------------------------------------------------------------------- mlco2
 
 
-def test_mlco2_uses_profile_tdp_when_the_table_lacks_the_device():
+def test_mlco2_does_not_answer_for_a_device_its_table_lacks():
+    # The calculator lists no H100: it has no answer, whatever TDP the profile declares.
     f = facts(profile=make_profile(accelerator_model="H100 SXM5 80GB", accelerator_tdp_w=700.0, accelerator_count=4),
               duration_s=10.0)
     assert f.device_count == 4
-    assert MLCO2Impact().estimate(f) == {"gpu": 700.0 * 10.0 * 4}
-    assert MLCO2Impact.tdp_w(f.profile)[1].startswith("profile")
+    assert MLCO2Impact.tdp_w(f.profile) is None
+    assert MLCO2Impact().estimate(f) == {}
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,7 @@ def test_mlco2_on_a_cpu_profile_is_cpu_tdp_times_sockets():
     cpu = make_profile("test-cpu", kind="cpu", cpu_model="Intel(R) Xeon(R) Gold 6148", cpu_tdp_w=1.0, sockets=2)
     assert MLCO2Impact().estimate(facts(profile=cpu, duration_s=10.0)) == {"cpu": 150.0 * 2 * 10.0}
     other = make_profile("test-cpu", kind="cpu", cpu_model="Some CPU", cpu_tdp_w=125.0, sockets=1)
-    assert MLCO2Impact().estimate(facts(profile=other, duration_s=4.0)) == {"cpu": 500.0}
+    assert MLCO2Impact().estimate(facts(profile=other, duration_s=4.0)) == {}
 
 
 def test_mlco2_gives_nothing_for_a_gpu_profile_run_without_gpus():

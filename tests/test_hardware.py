@@ -196,10 +196,13 @@ def test_each_gpu_profile_recognises_its_own_board_and_not_the_others():
         "nvidia-l4": "NVIDIA L4",
         "rtx4090-i9-13900k": "NVIDIA GeForce RTX 4090",
     }
+    # Profiles of the same board in another count (a whole 8-GPU node) recognise that board.
+    same_board = {"nvidia-dgx-h100": "nvidia-h100-sxm"}
     profiles = {p.id: p for p in load_profiles() if p.kind == "gpu"}
     for profile_id, profile in profiles.items():
+        board = same_board.get(profile_id, profile_id)
         for other_id, name in nvml_names.items():
-            assert matches(name, profile.accelerator.match) == (other_id == profile_id), (profile_id, name)
+            assert matches(name, profile.accelerator.match) == (other_id == board), (profile_id, name)
     assert not matches("NVIDIA L40S", profiles["nvidia-l4"].accelerator.match)
     assert not matches("NVIDIA H100 PCIe", profiles["nvidia-h100-sxm"].accelerator.match)
 

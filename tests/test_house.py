@@ -173,9 +173,11 @@ def test_every_help_shows_the_defaults():
     for parser in every_parser():
         help_text = parser.format_help()
         for action in parser._actions:
-            if action.option_strings and action.default not in (None, False, [], "==SUPPRESS==") and action.help:
-                if "default" not in (action.help or "") and f"(default: {action.default})" not in " ".join(help_text.split()):
+            if action.option_strings and action.default not in (None, False, [], "==SUPPRESS=="):
+                shown = " ".join(help_text.split())
+                if not action.help or ("default" not in action.help.lower() and f"(default: {action.default})" not in shown):
                     missing.append(f"{parser.prog} {action.option_strings[-1]}")
+        assert "(default: results) (default: results)" not in " ".join(help_text.split())
     assert missing == []
 
 

@@ -255,7 +255,12 @@ def test_node_truth_states_the_meter_and_its_uncertainty(release: Path, tmp_path
     assert truth.mean_power_w == pytest.approx(28800.0 / 111.46782408800208)
     assert record.duration_s == pytest.approx(111.46782408800208)
     assert any("+-3600 J" in w and "12.5%" in w for w in record.warnings)  # 1 Wh of 8 Wh
-    assert any("10 s after" in w for w in record.warnings)
+    assert any("8 s after" in w for w in record.warnings)
+    # The bound: one 1 Wh step plus the stop photo's 8 s tail at the run's mean power.
+    mean_w = 28800.0 / 111.46782408800208
+    assert truth.uncertainty.bound_pct == pytest.approx(100 * (3600 + 8 * mean_w) / 28800)
+    assert truth.uncertainty.covers_meter_accuracy is False
+    assert "accuracy class is not stated" in truth.uncertainty.basis
     assert {m.boundary for m in record.missing_boundaries} == {"gpu", "cpu", "dram"}
 
 
@@ -435,9 +440,9 @@ def test_rerunning_the_import_changes_nothing(release: Path, tmp_path: Path):
     second = import_study(release, "fischer2025-desktop", out)
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "fischer2025-desktop").iterdir()}
     assert before == after
-    assert (first.result.written, first.result.unchanged) == (4, 0)
-    assert (second.result.written, second.result.unchanged) == (0, 4)
-    assert len(before) == 5  # four records and the report
+    assert (first.result.written, first.result.unchanged) == (5, 0)  # four records and the report
+    assert (second.result.written, second.result.unchanged) == (0, 5)
+    assert len(before) == 5
 
 
 # --------------------------------------------------------------------------- bad input
@@ -549,9 +554,10 @@ def test_the_quirks_of_the_real_release_are_read(tmp_path: Path):
     assert got[run_id(6)].started_at.isoformat() == "2025-09-12T14:20:27+00:00"
 
 
-def test_readings_above_ten_kwh_are_in_10_wh_steps_and_skipped(tmp_path: Path):
+def test_readings_above_ten_kwh_are_kept_with_the_10_wh_step_of_the_display(tmp_path: Path):
     # ollama_900_2025-09-12_15-10-06 crosses 10 kWh: from there on every reading has two
-    # decimals and was typed in by hand (the OCR reads only d.ddd).
+    # decimals and was typed in by hand (the OCR reads only d.ddd). The runs are kept with
+    # the coarser step as their resolution and uncertainty, not skipped.
     folder = tmp_path / "results"
     folder.mkdir()
     write_export(folder, OLLAMA_STEM, OLLAMA_COLUMNS, [ollama_run(3, 40), ollama_run(2, 20), ollama_run(1, 0)])
@@ -563,11 +569,80 @@ def test_readings_above_ten_kwh_are_in_10_wh_steps_and_skipped(tmp_path: Path):
          (3, "start", "10.08", True, False), (3, "stop", "10.20", True, False)],
     )  # fmt: skip
     outcome = import_study(folder, "fischer2025-desktop", tmp_path / "out")
-    assert sorted(records(tmp_path / "out")) == [run_id(1)]
-    skipped = {s.run_id: s for s in outcome.report.skipped}
-    assert {r: s.reason for r, s in skipped.items()} == {
-        run_id(2): "out_of_range_reading",
-        run_id(3): "out_of_range_reading",
-    }
-    assert "capture_stop reads 10.07 kWh" in skipped[run_id(2)].detail
-    assert "10 Wh steps" in skipped[run_id(3)].detail
+    assert outcome.report.skipped == []
+    got = records(tmp_path / "out")
+    assert got[run_id(1)].energy[0].resolution_j == 3600.0
+    # Crossing 10 kWh: 9.964 (1 Wh step) -> 10.07 (10 Wh step): 106 Wh, within one 10 Wh step.
+    crossing = got[run_id(2)].energy[0]
+    assert crossing.energy_j == 106 * 3600.0 and crossing.resolution_j == 36000.0
+    above = got[run_id(3)].energy[0]
+    assert above.energy_j == pytest.approx(120 * 3600.0) and above.resolution_j == 36000.0
+    assert above.uncertainty.bound_pct > 100 * 36000.0 / (120 * 3600.0)
+    assert any("10 Wh steps" in w for w in got[run_id(3)].warnings)
+
+
+def test_a_reading_above_ten_kwh_with_three_decimals_is_not_this_display(tmp_path: Path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    write_export(folder, OLLAMA_STEM, OLLAMA_COLUMNS, [ollama_run(1, 0)])
+    write_readings(folder, OLLAMA_STEM, [(1, "start", "10.081", True, False), (1, "stop", "10.20", True, False)])
+    with pytest.raises(InputError, match=r"line 2: column 'value': from 10 kWh on the display counts 10 Wh steps"):
+        import_study(folder, "fischer2025-desktop", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- the same run twice, re-imports
+
+
+def test_the_same_run_twice_with_the_same_values_counts_once(release: Path, tmp_path: Path):
+    # Run 1 appears again, identical, in a second export of the session.
+    write_export(release, "ollama_900_2025-09-19_18-44-41b", OLLAMA_COLUMNS, [ollama_run(1, 0)])
+    outcome = import_study(release, "fischer2025-desktop", tmp_path / "out")
+    assert sorted(records(tmp_path / "out")) == [run_id(n) for n in (1, 2, 3, 4)]
+    dupes = [s for s in outcome.report.skipped if s.reason == "duplicate_row"]
+    assert [(s.run_id, s.file, s.line) for s in dupes] == [(run_id(1), "results/ollama_900_2025-09-19_18-44-41b.csv", 2)]
+    assert "results/ollama_900_2025-09-19_18-44-41.csv line 3" in dupes[0].detail
+
+
+def test_the_same_run_twice_with_different_values_is_an_error(release: Path, tmp_path: Path, capsys):
+    write_export(
+        release, "ollama_900_2025-09-19_18-44-41b", OLLAMA_COLUMNS,
+        [ollama_run(1, 0, **{"metrics.power_draw_total": "1.0"})],
+    )  # fmt: skip
+    out = tmp_path / "out"
+    code = main(["import", "fischer2025", str(release), "--site", "fischer2025-desktop", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "ollama_900_2025-09-19_18-44-41b.csv: line 2" in err and "different values" in err
+    assert "metrics.power_draw_total" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_smaller_reimport_refuses_to_leave_earlier_records_behind_unless_replacing(release: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    import_study(release, "fischer2025-desktop", out)
+    (release / f"{IMAGENET_STEM}.csv").unlink()
+    (release / f"{IMAGENET_STEM}_image_analysis.csv").unlink()
+    with pytest.raises(InputError, match=r"already holds 2 file\(s\) this import would not write.*--replace"):
+        import_study(release, "fischer2025-desktop", out)
+    assert sorted(records(out)) == [run_id(n) for n in (1, 2, 3, 4)]  # untouched
+    outcome = import_study(release, "fischer2025-desktop", out, replace=True)
+    assert sorted(records(out)) == [run_id(1), run_id(2)]
+    assert outcome.result.removed == 2
+    assert report(out)["imported"] == sorted(r.run_id for r in records(out).values())
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_no_path_of_the_importing_machine_is_stored(release: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    import_study(release, "fischer2025-desktop", out)
+    assert report(out)["source_dir"] == "results"
+    for path in (out / "fischer2025-desktop").iterdir():
+        assert str(tmp_path) not in path.read_text(), path.name
+    record = records(out)[run_id(1)]
+    assert [(x.file, x.line) for x in record.provenance.lines] == [
+        (f"results/{OLLAMA_STEM}.csv", 3),
+        (f"results/{OLLAMA_STEM}_image_analysis.csv", 2),
+        (f"results/{OLLAMA_STEM}_image_analysis.csv", 3),
+    ]
+    assert record.provenance.study == "fischer2025"

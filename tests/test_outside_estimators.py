@@ -39,6 +39,13 @@ def no_engine():
     raise ImageUnavailable("no Docker engine in this test")
 
 
+def like(facts: RunFacts, **changes) -> SimpleNamespace:
+    """The facts as a plain object with some values changed (concurrency exists on RunFacts or not)."""
+    values = {k: getattr(facts, k) for k in RunFacts.model_fields}
+    values.update(changes)
+    return SimpleNamespace(**values)
+
+
 def llm_record(workload_id="chat-llama-8b", params=8_000_000_000, profile=None, **kwargs):
     return make_record(workload_id, domain="language", task="generate", params=params, duration_s=100.0,
                        profile=profile or make_profile("h100", accelerator_model="NVIDIA H100 80GB HBM3"), **kwargs)
@@ -66,8 +73,14 @@ def test_ecologits_is_the_package_called_with_the_runs_facts(adapters):
         assert got["node"] == pytest.approx(dag["request_it_energy"] * J_PER_KWH * 3200, rel=1e-12)
         assert got["node"] > got["gpu"] > 0
         # A measured concurrency (a serving study's) replaces the batch size.
-        served = SimpleNamespace(**{k: getattr(facts, k) for k in RunFacts.model_fields}, concurrency=200.0)
+        served = like(facts, concurrency=200.0)
         assert estimator.estimate(served)["gpu"] != got["gpu"]
+        # An imported run that states no concurrency (MLPerf: one sample per iteration): EcoLogits' default, 64.
+        external = facts.workload.model_copy(
+            update={"model": facts.workload.model.model_copy(update={"library": "external"})})
+        imported = like(facts, workload=external, concurrency=None)
+        as_64 = like(facts, concurrency=64.0)
+        assert estimator.estimate(imported) == estimator.estimate(as_64)
         # Only language generation: a training run gets no estimate (its coverage shows it).
         assert estimator.estimate(RunFacts.from_record(make_record(truth={"gpu": 1.0}))) == {}
         assert EcoLogits.current_version() == "0.11.3" and EcoLogits.availability() == (True, "")

@@ -290,3 +290,16 @@ def test_atomic_writes_leave_no_temp_file_and_a_readable_file(tmp_path, monkeypa
         write_text_atomic(target, '{"new": 1}')
     assert target.read_text() == "{}"
     assert [p.name for p in target.parent.iterdir()] == ["x.json"]
+
+
+def test_windows_state_their_truth_uncertainty(tmp_path, spec):
+    """Edges (one update period each) plus the meter's own accuracy where it has a published figure."""
+    stated, unstated = ScriptedMeter(boundary="gpu"), ScriptedMeter(boundary="cpu")
+    stated.accuracy_pct, stated.accuracy_source = 5.0, "a published gain error"
+    ctx = make_ctx(tmp_path, MeterSet(primary=[stated, unstated]), idle_s=0.01)
+    record = run_workload(spec, ctx, repeats=1, build=lambda s, d: FakeWorkload(step_s=0.001))[0]
+    by_boundary = {e.boundary: e.uncertainty for e in record.energy}
+    edges = 100 * 2 * stated.update_period_s / record.duration_s
+    assert by_boundary["gpu"].covers_meter_accuracy and by_boundary["gpu"].bound_pct == pytest.approx(5.0 + edges)
+    assert not by_boundary["cpu"].covers_meter_accuracy
+    assert by_boundary["cpu"].bound_pct == pytest.approx(100 * 2 * unstated.update_period_s / record.duration_s)

@@ -250,7 +250,7 @@ def runs_folder(tmp_path, records):
 
 
 def test_static_recomputed_and_live_read_from_records(tmp_path):
-    profile = make_profile(accelerator_model="H100 SXM5 80GB", accelerator_tdp_w=700.0)
+    profile = make_profile(accelerator_model="A100 SXM4 80GB", accelerator_tdp_w=700.0)
     records = [
         make_record(f"w{i}-train", profile=profile, duration_s=10.0, truth={"gpu": 5000.0},
                     live=[live_estimate("codecarbon", "gpu", 4500.0, version="3.3.2")])
@@ -258,7 +258,8 @@ def test_static_recomputed_and_live_read_from_records(tmp_path):
     ]
     summary = score_runs(runs_folder(tmp_path, records), estimator_ids=["mlco2", "codecarbon"], resamples=FAST)
     mlco2 = only(summary.scores, "mlco2")
-    assert mlco2.source == "static" and mlco2.signed_mean_error_pct == pytest.approx(40.0)  # 7000 J vs 5000 J
+    # 400 W from the calculator's table (not the profile's 700 W) x 10 s = 4000 J vs 5000 J.
+    assert mlco2.source == "static" and mlco2.signed_mean_error_pct == pytest.approx(-20.0)
     codecarbon = only(summary.scores, "codecarbon")
     assert codecarbon.source == "live" and codecarbon.estimator_version == "3.3.2"
     assert codecarbon.signed_mean_error_pct == pytest.approx(-10.0)
@@ -342,7 +343,8 @@ def test_zero_truth_is_a_problem_not_a_division(tmp_path):
 
 
 def test_score_command_writes_json_csv_and_table(tmp_path, capsys):
-    records = [make_record(f"w{i}", truth={"gpu": 1000.0 + i}, gpu_util_pct=60.0) for i in range(3)]
+    profile = make_profile(accelerator_model="A100 SXM4 80GB")  # listed in the mlco2 table
+    records = [make_record(f"w{i}", truth={"gpu": 1000.0 + i}, gpu_util_pct=60.0, profile=profile) for i in range(3)]
     folder = runs_folder(tmp_path, records)
     out = tmp_path / "scores.json"
     assert main(["score", "--runs", str(folder), "--format", "json", "--out", str(out), "--resamples", "100"]) == 0
@@ -354,7 +356,7 @@ def test_score_command_writes_json_csv_and_table(tmp_path, capsys):
     assert all(line.startswith("gpu,") for line in lines[1:])
     assert main(["score", "--runs", str(folder), "--estimator", "mlco2", "--resamples", "50"]) == 0
     text = capsys.readouterr().out
-    assert "gpu boundary" in text and "mlco2 1.0" in text and "MAPE" in text
+    assert "gpu boundary" in text and "mlco2 1.1" in text and "MAPE" in text
 
 
 def test_score_json_is_reproducible(tmp_path, capsys):

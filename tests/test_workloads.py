@@ -25,7 +25,7 @@ def _by_id(specs):
 def test_every_shipped_workload_file_loads():
     files = [p for p in catalog.WORKLOADS_DIR.rglob("*.yaml") if not p.name.startswith("_")]
     assert len(files) == len(ALL_SPECS) >= 29
-    assert {s.track for s in ALL_SPECS} == {"gpu-v1", "cpu-v1", "smoke"}
+    assert {s.track for s in ALL_SPECS} == {"gpu-v1", "cpu-v1", "smoke", "gpu-v1-multi", "smoke-multi"}
 
 
 def test_gpu_v1_covers_domains_tasks_dtypes_and_sizes():

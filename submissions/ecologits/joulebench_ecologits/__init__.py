@@ -16,6 +16,8 @@ PACKAGE = "ecologits"
 PINNED_VERSION = "0.11.3"
 # joulebench's meters sit inside the facility: scored at PUE 1.0 (EcoLogits' `energy` output is x PUE).
 PUE = 1.0
+# EcoLogits' own batch size (ecologits.impacts.llm BATCH_SIZE), used where a run states no concurrency.
+ECOLOGITS_DEFAULT_BATCH = 64
 
 
 def installed_version() -> str | None:
@@ -68,7 +70,10 @@ class EcoLogits(StaticEstimator):
       sees the total);
     - output tokens per request: the run's tokens / items (requests);
     - B: the run's measured concurrency (requests in flight) when the record
-      states it, else the workload's batch size (EcoLogits' own default is 64);
+      states it (ML.ENERGY); else, for a workload joulebench builds and runs,
+      its batch size (the sequences generated together); else (an imported
+      run that states none, e.g. MLPerf, whose "batch" is one sample per
+      iteration) EcoLogits' own default, 64;
     - request latency: duration x B / requests (Little's law: the mean time a
       request was in flight), the upper bound EcoLogits caps generation time at;
     - PUE 1.0; the electricity mix is irrelevant to energy.
@@ -111,7 +116,9 @@ class EcoLogits(StaticEstimator):
         requests, tokens = facts.items, facts.tokens
         if not params or not requests or not tokens:
             return {}
-        concurrency = getattr(facts, "concurrency", None) or spec.batch_size
+        concurrency = getattr(facts, "concurrency", None)
+        if not concurrency:
+            concurrency = spec.batch_size if spec.model.library != "external" else ECOLOGITS_DEFAULT_BATCH
         latency = facts.duration_s * concurrency / requests
         gpu_kwh, node_kwh = _impacts(params / 1e9, tokens / requests, latency, float(concurrency))
         return {"gpu": gpu_kwh * J_PER_KWH * requests, "node": node_kwh * J_PER_KWH * requests}

@@ -356,7 +356,7 @@ def _kv_spec(spec) -> list[tuple[str, str]]:
     rows = [
         ("id", spec.id), ("track", spec.track), ("domain", spec.domain), ("task", spec.task),
         ("model", f"{spec.model.library}: {spec.model.architecture}"),
-        ("parameters", f"{spec.params:,}"), ("dtype", spec.dtype), ("batch size", str(spec.batch_size)),
+        ("parameters", _stated(spec.params, "{:,}")), ("dtype", spec.dtype), ("batch size", str(spec.batch_size)),
     ]  # fmt: skip
     for label, value in (("image size", spec.image_size), ("sequence length", spec.seq_len),
                          ("new tokens per iteration", spec.new_tokens), ("optimizer", spec.optimizer)):
@@ -379,21 +379,38 @@ def _kv_spec(spec) -> list[tuple[str, str]]:
     return rows
 
 
+def _stated(value, fmt: str) -> str:
+    """A profile or spec number as text; None (not stated by the source) says so."""
+    return "not stated" if value is None else fmt.format(value)
+
+
 def _kv_profile(profile) -> list[tuple[str, str]]:
     rows = [("id", profile.id), ("name", profile.name), ("kind", profile.kind)]
+    if profile.node_count > 1:
+        rows.append(("nodes", str(profile.node_count)))
     acc = profile.accelerator
     if acc is not None:
+        peak = acc.peak_tflops.model_dump().items() if acc.peak_tflops is not None else ()
         rows += [
-            ("accelerator", f"{acc.count} x {acc.model}"), ("accelerator memory", f"{acc.memory_gib:g} GiB each"),
-            ("accelerator TDP", f"{acc.tdp_w:g} W each"),
-            ("dense peak", ", ".join(f"{k} {v:g} TFLOPS" for k, v in acc.peak_tflops.model_dump().items() if v)),
+            ("accelerator", f"{acc.count} x {acc.model}"), ("accelerator memory", _stated(acc.memory_gib, "{:g} GiB each")),
+            ("accelerator TDP", _stated(acc.tdp_w, "{:g} W each")),
+            ("dense peak", ", ".join(f"{k} {v:g} TFLOPS" for k, v in peak if v) or "not stated"),
         ]  # fmt: skip
-    cpu = profile.cpu
+        if acc.power_limit_w is not None:
+            rows.append(("accelerator power limit", f"{acc.power_limit_w:g} W each"))
+    cpu, memory = profile.cpu, profile.memory
+    if cpu is None:
+        rows.append(("CPU", "not stated"))
+    else:
+        rows += [
+            ("CPU", f"{cpu.sockets} x {cpu.model}"),
+            ("cores", f"{cpu.sockets} sockets x {cpu.cores_per_socket} cores x "
+                      + _stated(cpu.threads_per_core, "{} threads")),
+            ("CPU TDP", _stated(cpu.tdp_w, "{:g} W per socket")),
+        ]  # fmt: skip
     rows += [
-        ("CPU", f"{cpu.sockets} x {cpu.model}"),
-        ("cores", f"{cpu.sockets} sockets x {cpu.cores_per_socket} cores x {cpu.threads_per_core} threads"),
-        ("CPU TDP", f"{cpu.tdp_w:g} W per socket"),
-        ("memory", f"{profile.memory.total_gib:g} GiB" + (f" in {profile.memory.dimms} DIMMs" if profile.memory.dimms else "")),
+        ("memory", "not stated" if memory is None else
+         f"{memory.total_gib:g} GiB" + (f" in {memory.dimms} DIMMs" if memory.dimms else "")),
         ("PUE (default)", f"{profile.pue:g}"), ("grid intensity (default)", f"{profile.grid_gco2_per_kwh:g} gCO2/kWh"),
         ("declared meters", ", ".join(f"{m.meter} ({m.boundary})" for m in profile.meters) or "none"),
         ("sources", "; ".join(profile.sources)), ("profile sha256", profile.profile_hash),
@@ -420,9 +437,11 @@ def _kv_detected(hw) -> list[tuple[str, str]]:
 
 
 def _hardware_line(profile) -> str:
+    cpu = f"{profile.cpu.sockets} x {profile.cpu.model}" if profile.cpu is not None else "CPU not stated"
+    nodes = f"{profile.node_count} nodes of " if profile.node_count > 1 else ""
     if profile.accelerator is not None:
-        return f"{profile.accelerator.count} x {profile.accelerator.model}, {profile.cpu.sockets} x {profile.cpu.model}"
-    return f"{profile.cpu.sockets} x {profile.cpu.model}"
+        return f"{nodes}{profile.accelerator.count} x {profile.accelerator.model}, {cpu}"
+    return f"{nodes}{cpu}"
 
 
 def _provenance_line(record: RunRecord) -> str:
@@ -655,7 +674,9 @@ def _judge(views: list[EstimatorView], summary: ScoreSummary, previous: ScoreSum
             scored_before.add(s.estimator_id)
     for view in views:
         for b, scores in view.slices.items():
-            judged = [s for s in scores if s.slice in JUDGED_DIMENSIONS and s.n > 0 and s.mape_pct is not None]
+            whole = next((s.n for s in scores if s.slice == "all"), None)
+            # A slice that holds every scored run says nothing the overall score does not.
+            judged = [s for s in scores if s.slice in JUDGED_DIMENSIONS and 0 < s.n != whole and s.mape_pct is not None]
             if len({(s.slice, s.slice_value) for s in judged}) < 2:
                 continue  # one slice value is the whole: nothing to tell apart
             ordered = sorted(judged, key=lambda s: (-s.mape_pct, s.slice, s.slice_value))

@@ -30,6 +30,8 @@ COMMANDS: Registry = Registry(
         "sandbox": "joulebench.cli.sandbox:register",
         "submit": "joulebench.cli.submit:register",  # submit check, submit packages
         "leaderboard": "joulebench.cli.board:register",
+        "launch": "joulebench.cli.launch:register",
+        "slurm": "joulebench.cli.slurm:register",
     },
     group="joulebench.commands",
 )

@@ -21,7 +21,7 @@ class DefaultsFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) or action.option_strings == []:
+        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS) or action.option_strings == []:
             return text
         if isinstance(action.default, (list, tuple)) and not action.default:
             return text

@@ -82,6 +82,21 @@ def _workloads_pin(args) -> int:
     return 1 if stale and not args.write else 0
 
 
+def _pin_mlperf(args) -> int:
+    from joulebench.importers.mlperf_models import recount
+
+    results = recount(write=args.write)
+    for r in results:
+        if r.values is None:
+            sys.stdout.write(f"{r.family}: no reference model joulebench can build; params and FLOPs stay unknown\n")
+            continue
+        detail = f"  (differs: {', '.join(r.changed)}{'; rewritten' if args.write else ''})" if r.changed else ""
+        sys.stdout.write(f"{r.family}: params {output.count(r.values['params'])}, FLOPs/sample "
+                         f"{output.count(r.values['flops_per_sample'])}{detail}\n")
+    # Without --write, a stale pin is a failure, so CI can run this as a check.
+    return 1 if any(r.changed for r in results) and not args.write else 0
+
+
 def _profiles_list(args) -> int:
     rows = [_profile_row(p) for p in catalog.load_profiles()]
     _print_rows(rows, args.format, ["id", "name", "accelerator", "accelerator_count", "cpu"], "hardware profiles")
@@ -129,6 +144,10 @@ def register(subparsers) -> None:
     wpin.add_argument("--only", action="append", metavar="ID", help="only this workload (repeatable)")
     wpin.add_argument("--write", action="store_true", help="rewrite the pinned lines of stale files")
     wpin.set_defaults(handler=_workloads_pin)
+
+    mlperf = wsub.add_parser("pin-mlperf", help="recount the MLPerf reference models' params and FLOPs (needs torch)")
+    mlperf.add_argument("--write", action="store_true", help="rewrite the pinned lines of importers/mlperf_models.yaml")
+    mlperf.set_defaults(handler=_pin_mlperf)
 
     profiles = subparsers.add_parser("profiles", help="the declared hardware profiles")
     psub = profiles.add_subparsers(dest="action", required=True)

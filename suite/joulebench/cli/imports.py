@@ -11,7 +11,7 @@ from joulebench.importers import IMPORTERS, SUMMARIES, get_importer
 
 def _import_command(args) -> int:
     importer = get_importer(args.importer)
-    outcome = importer(Path(args.source), args.site, Path(args.out), commit=args.commit)
+    outcome = importer(Path(args.source), args.site, Path(args.out), commit=args.commit, replace=args.replace)
     sys.stdout.write(outcome.summary() + "\n")
     return 0
 
@@ -35,5 +35,11 @@ def register(subparsers) -> None:
         default=None,
         help="the study repository's commit you downloaded (recorded in provenance; "
         "read from the checkout's .git when DIR is inside one)",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="swap OUT/SITE/ for this import whole, removing records an earlier import wrote that this one "
+        "does not (without it, such a folder is refused, never mixed)",
     )
     parser.set_defaults(handler=_import_command)

@@ -145,7 +145,7 @@ def register(subparsers) -> None:
     estimators = subparsers.add_parser("estimators", help="the registered energy estimators")
     esub = estimators.add_subparsers(dest="action", required=True)
     elist = esub.add_parser("list", help="list estimators: built-ins and installed plugins, with availability")
-    elist.add_argument("--format", choices=["table", "json"], default="table")
+    elist.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     elist.set_defaults(handler=_estimators_list)
 
     score = subparsers.add_parser("score", help="score estimators against metered truth")
@@ -162,6 +162,7 @@ def register(subparsers) -> None:
                        help="table and csv: only this slice dimension (table default: all)")
     score.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default: %(default)s)")
     score.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
-    score.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    score.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                       help="table: ranked per boundary; json: the score summary the leaderboard renders; csv: one row per score")
     score.add_argument("--out", metavar="FILE", help="write here (atomically) instead of standard output")
     score.set_defaults(handler=_score)

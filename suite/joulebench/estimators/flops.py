@@ -36,6 +36,10 @@ class FlopModel(StaticEstimator):
       a run that used no accelerator gets no estimate.
     - PUE = 1.0 (joulebench meters sit inside the facility).
     - Boundary: gpu only; a CPU profile has no peak throughput to use.
+    - No estimate when the profile states no TDP or no dense peak for the
+      spec's dtype (int8 and float8 peaks are not in profiles), or the spec's
+      token count is unknown (an imported study that publishes no lengths).
+    - Concurrency does not enter: FLOPs already count every request served.
     """
 
     id = "flops"
@@ -48,17 +52,20 @@ class FlopModel(StaticEstimator):
         if spec.flops_per_iteration is not None:
             return spec.flops_per_iteration * facts.iterations
         tokens = spec.tokens_per_iteration
-        if tokens is None:
+        k = FLOPS_PER_PARAM_TOKEN.get(spec.task)
+        if not tokens or k is None or spec.params is None:
             return None
-        return FLOPS_PER_PARAM_TOKEN[spec.task] * spec.params * tokens * facts.iterations
+        return k * spec.params * tokens * facts.iterations
 
     def estimate(self, facts: RunFacts) -> dict[str, float]:
         acc = facts.profile.accelerator
-        if acc is None or facts.device_count == 0:
+        if acc is None or facts.device_count == 0 or acc.tdp_w is None or acc.peak_tflops is None:
             return {}
         flops = self.total_flops(facts)
         if flops is None:
             return {}
-        peak = getattr(acc.peak_tflops, facts.workload.dtype) * TFLOPS
-        seconds = flops / (facts.device_count * peak * MFU)
+        peak_tflops = getattr(acc.peak_tflops, facts.workload.dtype, None)
+        if peak_tflops is None:
+            return {}
+        seconds = flops / (facts.device_count * peak_tflops * TFLOPS * MFU)
         return {"gpu": seconds * facts.device_count * acc.tdp_w}

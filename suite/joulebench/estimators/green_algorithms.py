@@ -45,6 +45,13 @@ class GreenAlgorithms(StaticEstimator):
     - memory: the profile's total memory, converted from GiB to GB exactly,
       at 0.3725 W/GB (the calculator's reference value).
     - PUE: 1.0, see the note at PUE above.
+    - A profile that does not state a number a term needs (a CPU's TDP, an
+      accelerator's TDP, the memory) gets no estimate for that term's boundary
+      nor for node: the calculator would need the user to supply it, and a
+      total without one of its terms is not this method's total.
+    - A multi-node profile (node_count > 1): cores and memory of every node.
+    - Concurrency does not enter: the method is power x time, and the run's
+      duration already holds every request served in parallel.
     """
 
     id = "green-algorithms"
@@ -53,16 +60,25 @@ class GreenAlgorithms(StaticEstimator):
 
     def estimate(self, facts: RunFacts) -> dict[str, float]:
         profile, seconds = facts.profile, facts.duration_s
+        nodes = profile.node_count
+        out: dict[str, float] = {}
+        cpu_w = dram_w = gpu_w = None
         cpu = profile.cpu
-        cores = cpu.sockets * cpu.cores_per_socket
-        per_core_w = cpu.tdp_w / cpu.cores_per_socket
-        cpu_w = cores * per_core_w * _usage(facts.mean_cpu_util_pct)
-        memory_gb = profile.memory.total_gib * BYTES_PER_GIB / BYTES_PER_GB
-        dram_w = memory_gb * MEMORY_W_PER_GB
-        out = {"cpu": PUE * cpu_w * seconds, "dram": PUE * dram_w * seconds}
-        gpu_w = 0.0
+        if cpu is not None and cpu.tdp_w is not None:
+            cores = cpu.sockets * cpu.cores_per_socket * nodes
+            per_core_w = cpu.tdp_w / cpu.cores_per_socket
+            cpu_w = cores * per_core_w * _usage(facts.mean_cpu_util_pct)
+            out["cpu"] = PUE * cpu_w * seconds
+        if profile.memory is not None:
+            memory_gb = profile.memory.total_gib * nodes * BYTES_PER_GIB / BYTES_PER_GB
+            dram_w = memory_gb * MEMORY_W_PER_GB
+            out["dram"] = PUE * dram_w * seconds
         if profile.accelerator is not None:
-            gpu_w = facts.device_count * profile.accelerator.tdp_w * _usage(facts.mean_gpu_util_pct)
-            out["gpu"] = PUE * gpu_w * seconds
-        out["node"] = PUE * (cpu_w + gpu_w + dram_w) * seconds
+            if profile.accelerator.tdp_w is not None:
+                gpu_w = facts.device_count * profile.accelerator.tdp_w * _usage(facts.mean_gpu_util_pct)
+                out["gpu"] = PUE * gpu_w * seconds
+        else:
+            gpu_w = 0.0
+        if cpu_w is not None and dram_w is not None and gpu_w is not None:
+            out["node"] = PUE * (cpu_w + gpu_w + dram_w) * seconds
         return out

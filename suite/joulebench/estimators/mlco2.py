@@ -88,38 +88,43 @@ class MLCO2Impact(StaticEstimator):
     (mlco2.github.io/impact), whose hardware table is pinned above.
 
     Defaults and choices:
-    - TDP from the pinned table when the profile's accelerator (or CPU) model is
-      in it; otherwise the profile's declared TDP (H100 and H200, for example,
-      are not in the table at the pinned commit).
+    - TDP from the pinned table only. The calculator offers the devices of its
+      table and nothing else, so for a device it does not list (H100, H200, a
+      Qualcomm Cloud AI 100, a Jetson) it has no answer, and neither has this
+      estimator: coverage shows it. Taking the profile's TDP instead would not be
+      a guess (it is a datasheet figure), but it would be a different method,
+      "TDP x time with any TDP", which Green Algorithms' GPU term at full usage
+      already scores. (Before issue 11 this estimator fell back to the profile.)
     - A GPU profile: the gpu boundary, TDP x duration x the run's device count.
-      A CPU profile: the cpu boundary, TDP x duration x sockets.
+      A CPU profile: the cpu boundary, TDP x duration x sockets x nodes.
     - Duration is the run's measured window; no PUE (the calculator applies
       none to energy; joulebench's meters sit inside the facility).
-    - Nothing else: no utilisation, no CPU or memory on a GPU profile.
+    - Nothing else: no utilisation, no concurrency, no CPU or memory on a GPU profile.
     """
 
     id = "mlco2"
-    version = "1.0"
+    version = "1.1"
     boundaries = ("gpu", "cpu")
 
     @staticmethod
-    def tdp_w(profile: HardwareProfile) -> tuple[float, str]:
-        """The TDP used for the profile's main device, and where it came from."""
+    def tdp_w(profile: HardwareProfile) -> tuple[float, str] | None:
+        """The table's TDP for the profile's main device and the table row it came from; None if not listed."""
         if profile.accelerator is not None:
             acc = profile.accelerator
             hit = table_tdp("gpu", [acc.model, *acc.match])
-            if hit:
-                return hit[0], f"mlco2 table: {hit[1]}"
-            return acc.tdp_w, "profile accelerator.tdp_w (not in the mlco2 table)"
-        hit = table_tdp("cpu", [profile.cpu.model, *profile.cpu.match])
-        if hit:
-            return hit[0], f"mlco2 table: {hit[1]}"
-        return profile.cpu.tdp_w, "profile cpu.tdp_w (not in the mlco2 table)"
+        elif profile.cpu is not None:
+            hit = table_tdp("cpu", [profile.cpu.model, *profile.cpu.match])
+        else:
+            hit = None
+        return (hit[0], f"mlco2 table: {hit[1]}") if hit else None
 
     def estimate(self, facts: RunFacts) -> dict[str, float]:
-        tdp, _ = self.tdp_w(facts.profile)
+        found = self.tdp_w(facts.profile)
+        if found is None:
+            return {}  # a device the calculator does not list: no answer
+        tdp, _ = found
         if facts.profile.accelerator is not None:
             if facts.device_count == 0:
                 return {}  # the run did not use the accelerator: nothing the method applies to
             return {"gpu": tdp * facts.duration_s * facts.device_count}
-        return {"cpu": tdp * facts.duration_s * facts.profile.cpu.sockets}
+        return {"cpu": tdp * facts.duration_s * facts.profile.cpu.sockets * facts.profile.node_count}

@@ -32,6 +32,7 @@ BUILTINS: dict[str, str] = {
     "codecarbon": "joulebench.estimators.codecarbon_live:CodeCarbonLive",
     "carbontracker": "joulebench.estimators.carbontracker_live:CarbontrackerLive",
     "eco2ai": "joulebench.estimators.eco2ai_live:Eco2aiLive",
+    "slurm-sstat": "joulebench.estimators.slurm_sstat:SlurmSstat",
 }
 
 

@@ -9,6 +9,7 @@
 - estimate: RunFacts (what a static estimator may see), estimates files
 - scores: ScoreSummary (what the leaderboard reads)
 - submission: SubmissionManifest (submissions/<id>/submission.yaml)
+- launch: LaunchManifest (results/<site>/_launch/<id>/manifest.json)
 
 Everything is re-exported here, so callers write `from joulebench.formats import RunRecord`.
 """
@@ -26,6 +27,7 @@ from joulebench.formats.certificate import (
     RecordDigest,
 )
 from joulebench.formats.estimate import Estimate, EstimateFile, RunFacts
+from joulebench.formats.launch import LaunchJob, LaunchManifest, LaunchTask, SlurmSettings, TimeLimitRule
 from joulebench.formats.meters import (
     ExternalMeterConfig,
     MeterCredentialsConfig,
@@ -50,9 +52,15 @@ from joulebench.formats.record import (
     HardwareCheck,
     LiveEstimate,
     MissingBoundary,
+    NodeEnergy,
     PowerTrace,
     Provenance,
     RunRecord,
+    SchedulerInfo,
+    SourceLine,
+    Topology,
+    TruthUncertainty,
+    WindowSync,
     make_run_id,
 )
 from joulebench.formats.scores import (
@@ -101,7 +109,7 @@ from joulebench.formats.vocabulary import (
     Tier,
     content_hash,
 )
-from joulebench.formats.workload import ModelConfig, WorkloadSpec
+from joulebench.formats.workload import ModelConfig, ParallelLayout, WorkloadSpec
 
 # `joulebench schema NAME` prints these.
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -114,6 +122,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "run-facts": RunFacts,
     "scores": ScoreSummary,
     "submission": SubmissionManifest,
+    "launch": LaunchManifest,
 }
 
 __all__ = [
@@ -159,6 +168,9 @@ __all__ = [
     "ID_PATTERN",
     "Identifier",
     "Interval",
+    "LaunchJob",
+    "LaunchManifest",
+    "LaunchTask",
     "LiveEstimate",
     "MemorySpec",
     "MeterCredentialsConfig",
@@ -167,8 +179,10 @@ __all__ = [
     "MetricInfo",
     "MissingBoundary",
     "ModelConfig",
-    "PerRun",
+    "NodeEnergy",
+    "ParallelLayout",
     "PeakThroughput",
+    "PerRun",
     "PowerTrace",
     "Provenance",
     "RECORD_SCHEMA_VERSION",
@@ -179,16 +193,23 @@ __all__ = [
     "RunsOverview",
     "SCHEMAS",
     "SLICE_DIMENSIONS",
+    "SchedulerInfo",
     "Score",
     "ScoreSummary",
     "ScoredEstimator",
     "ScoringSettings",
     "ShellyMeterConfig",
     "SliceDimension",
+    "SlurmSettings",
+    "SourceLine",
     "Strict",
     "TIERS",
     "Task",
     "Tier",
+    "TimeLimitRule",
+    "Topology",
+    "TruthUncertainty",
+    "WindowSync",
     "WorkloadSpec",
     "content_hash",
     "make_run_id",

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from joulebench.formats.vocabulary import Boundary, EstimatorSource, SliceDimension, Strict
+from joulebench.formats.vocabulary import Boundary, EstimatorSource, SliceDimension, Strict, omit_none
 
 class Interval(Strict):
     low: float
@@ -96,7 +96,10 @@ class ScoredEstimator(Strict):
     # Runs the estimator was asked about and failed on (an exception or an invalid value).
     failures: int = 0
     description: str = Field(default="", description="what it is and its defaults (Markdown), from its docstring")
-    submission: SubmissionProvenance | None = Field(default=None, description="set for an entry of submissions/")
+    # Added with the submissions registry (issue 12); left out of the JSON while None, so a summary
+    # without submissions reads and prints as before.
+    submission: SubmissionProvenance | None = Field(default=None, exclude_if=omit_none,
+                                                    description="set for an entry of submissions/")
 
 
 class Comparison(Strict):

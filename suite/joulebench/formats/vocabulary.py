@@ -20,9 +20,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 Boundary = Literal["gpu", "cpu", "dram", "node"]
 BOUNDARIES: tuple[str, ...] = get_args(Boundary)
 MeterMethod = Literal["counter", "integrated"]
-Domain = Literal["vision", "language"]
-Task = Literal["train", "infer", "generate"]
-DType = Literal["float32", "bfloat16", "float16"]
+# "hpc", "speech" and "recommendation" arrived with the imported studies (issue 11):
+# Jay et al. 2023 ran NAS Parallel Benchmarks, not ML; MLPerf Inference adds RNN-T
+# (speech) and DLRM (recommendation). No pinned track uses them.
+Domain = Literal["vision", "language", "hpc", "speech", "recommendation"]
+# "compute": an HPC kernel run to completion (no model trained or queried);
+# "idle": a window in which nothing ran (a study's baseline, e.g. `sleep 60`).
+Task = Literal["train", "infer", "generate", "compute", "idle"]
+# float64 (NPB is double precision), int8 and float8 (what MLPerf submitters declare
+# as their weights' type) describe imported runs; the model builders know only the
+# first three, which are all the pinned tracks use.
+DType = Literal["float32", "bfloat16", "float16", "float64", "int8", "float8"]
 
 Tier = Literal["A", "B", "C", "uncertified"]
 TIERS: tuple[str, ...] = get_args(Tier)  # best first
@@ -67,6 +75,17 @@ class Strict(BaseModel):
     """Base for file formats: unknown keys are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def omit_none(value: Any) -> bool:
+    """`Field(exclude_if=omit_none)`: a field added after files were written is left out of
+    the JSON while it holds None, so every file and content hash from before stays byte-identical."""
+    return value is None
+
+
+def omit_empty(value: Any) -> bool:
+    """As omit_none, for a list or dict field added later: left out while empty."""
+    return not value
 
 
 def content_hash(model: BaseModel) -> str:

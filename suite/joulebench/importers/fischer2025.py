@@ -36,15 +36,28 @@ when the files are consistent and fails loudly when they are not.
 
 What the importer decides (each rule is counted in the import report):
 - Truth: stop minus start, in kWh, times exactly 3,600,000 J/kWh, at the node
-  (wall plug) boundary. The display shows 1 Wh steps, so the difference is
-  within +-3600 J of the energy between the two photos; the meter's accuracy
-  class is not stated in the release.
+  (wall plug) boundary. The display shows 1 Wh steps up to 9.999 kWh and 10 Wh
+  steps from 10 kWh on (the release's readings there have two decimals, typed in
+  by hand: ollama_900_2025-09-12_15-10-06 crosses 10 kWh and 22 of its runs have
+  a reading above it). Those runs are kept, with the coarser step as their
+  resolution, and left to the uncertainty rule instead of being skipped: the
+  difference of two readings is within one step (the larger of the two) of the
+  energy between the photos. The meter's accuracy class is not stated in the
+  release, so each record's uncertainty says it covers the display only.
+- The photos: the study's save_webcam_image(seconds=8) keeps the webcam open
+  for 8 s and writes the last frame, and main.py calls it right before
+  tracker.start() and right after tracker.stop(), in experiments/imagenet and
+  experiments/ollama at every commit the runs name (ed7cc1e8, e8abdb42,
+  708f10df, b305176c, fa24a527). So the start photo shows the display as
+  CodeCarbon starts and the stop photo about 8 s after it stops: the metered
+  energy includes that tail, which the uncertainty bound covers at the run's
+  mean power.
 - A run is skipped, never repaired, when a reading is missing, flagged as
   still wrong (a flag casts doubt on the flagged reading and on the one before
-  it, since either could be the wrong one), goes backwards, lies outside the
-  0-9.999 kWh range the OCR reads (above it the display counts 10 Wh steps),
-  or does not advance at all, or advances so little that the machine would
-  have drawn under MIN_NODE_POWER_W.
+  it, since either could be the wrong one), goes backwards, or does not advance
+  at all, or advances so little that the machine would have drawn under
+  MIN_NODE_POWER_W. Two rows for the same run with the same values count once
+  (duplicate_row); with different values they are an error.
 - CodeCarbon's estimate is kept as a live estimate recorded by the study
   (version unknown: the release does not state it).
 """
@@ -67,6 +80,8 @@ from joulebench.errors import InputError
 from joulebench.formats import (
     ID_PATTERN,
     BoundaryEnergy,
+    SourceLine,
+    TruthUncertainty,
     DetectedGpu,
     DetectedHardware,
     Environment,
@@ -79,7 +94,15 @@ from joulebench.formats import (
     RunRecord,
     WorkloadSpec,
 )
-from joulebench.importers.base import ImportOutcome, ImportReport, SkippedRun, write_import
+from joulebench.importers.base import (
+    ImportOutcome,
+    checkout_commit as base_checkout_commit,
+    ImportReport,
+    RowRegistry,
+    Skip,
+    SkippedRun,
+    write_import,
+)
 
 IMPORTER = "fischer2025"
 TRACK = "fischer2025"
@@ -101,13 +124,15 @@ METHOD_NOTE = (
 )
 
 J_PER_KWH = Decimal(3_600_000)
-DISPLAY_STEP_KWH = Decimal("0.001")  # the display's last digit: 1 Wh
+DISPLAY_STEP_KWH = Decimal("0.001")  # the display's last digit below 10 kWh: 1 Wh
 RESOLUTION_J = float(DISPLAY_STEP_KWH * J_PER_KWH)
-# The OCR reads exactly "d.ddd" (image_analysis.py). Above that the release's readings
+# The OCR reads exactly "d.ddd" (image_analysis.py). From 10 kWh on the release's readings
 # have two decimals (ollama_900_2025-09-12_15-10-06: 10.08 to 12.62 kWh, every one typed
-# in by hand after the OCR failed): the display then counts 10 Wh steps, ten times coarser
-# than the 1 Wh this importer's truth and resolution_j state, so those runs are skipped.
-MAX_READING_KWH = Decimal("9.999")
+# in by hand after the OCR failed): the display then counts 10 Wh steps.
+COARSE_FROM_KWH = Decimal("10")
+COARSE_STEP_KWH = Decimal("0.01")
+# The stop photo is written about this long after CodeCarbon stops (save_webcam_image(seconds=8)).
+STOP_PHOTO_LAG_S = 8.0
 # A powered desktop with an RTX 4090 and an i9-13900K draws far more than this at
 # the wall even when idle; a reading implying less is a display that was not read.
 MIN_NODE_POWER_W = 20.0
@@ -220,8 +245,13 @@ def _bool_cell(path: Path, line: int, column: str, text: str) -> bool:
     raise InputError(f"{path}: line {line}: column {column!r}: expected True or False, got {text!r}")
 
 
+def display_step_kwh(value: Decimal) -> Decimal:
+    """The display's step at a reading: 1 Wh below 10 kWh, 10 Wh from there on."""
+    return COARSE_STEP_KWH if value >= COARSE_FROM_KWH else DISPLAY_STEP_KWH
+
+
 def _kwh_cell(path: Path, line: int, text: str) -> Decimal | None:
-    """A display reading in kWh, snapped to the display's 1 Wh grid; None when empty."""
+    """A display reading in kWh, snapped to the display's grid (1 Wh, or 10 Wh from 10 kWh); None when empty."""
     text = text.strip()
     if text == "" or text.lower() == "nan":
         return None
@@ -235,6 +265,11 @@ def _kwh_cell(path: Path, line: int, text: str) -> Decimal | None:
     if snapped is None or abs(value - snapped) > Decimal("1e-9"):
         raise InputError(
             f"{path}: line {line}: column 'value': expected a kWh reading with at most 3 decimals, got {text!r}"
+        )
+    if snapped >= COARSE_FROM_KWH and snapped != snapped.quantize(COARSE_STEP_KWH):
+        raise InputError(
+            f"{path}: line {line}: column 'value': from {COARSE_FROM_KWH} kWh on the display counts 10 Wh steps; "
+            f"expected at most 2 decimals, got {text!r}"
         )
     return snapped
 
@@ -315,12 +350,6 @@ def read_export(path: Path) -> Export:
 
 
 # --------------------------------------------------------------------------- one run
-
-
-class Skip(Exception):
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
 
 
 def _number(export: Export, run_id: str, column: str, text: str) -> Decimal:
@@ -505,6 +534,7 @@ class Candidate:
     """A run that passed every check, before its repeat number is known."""
 
     export: Export
+    line: int
     study_run_id: str
     spec: WorkloadSpec
     device: str
@@ -545,12 +575,6 @@ def _judge_readings(readings: ReadingsFile | None, export: Export, run_id: str) 
             )
         if (run_id, edge) in readings.suspect:
             raise Skip("flagged_reading", f"capture_{edge}: {readings.suspect[(run_id, edge)]}")
-        if reading.value_kwh > MAX_READING_KWH:
-            raise Skip(
-                "out_of_range_reading",
-                f"capture_{edge} reads {reading.value_kwh.normalize():f} kWh: above {MAX_READING_KWH} kWh the display "
-                "counts 10 Wh steps (two decimals, typed in by hand in the release), not the 1 Wh this truth assumes",
-            )
         edges[edge] = reading
     return edges["start"], edges["stop"]
 
@@ -597,7 +621,7 @@ def judge_run(export: Export, line: int, row: dict[str, str], profile: HardwareP
         )
     # Even allowing a full display step of error, the node drew less than a
     # powered desktop can: the photos did not show this run's consumption.
-    ceiling_w = float((energy_kwh + DISPLAY_STEP_KWH) * J_PER_KWH) / duration
+    ceiling_w = float((energy_kwh + display_step_kwh(stop.value_kwh)) * J_PER_KWH) / duration
     if ceiling_w < MIN_NODE_POWER_W:
         raise Skip(
             "implausible_reading",
@@ -606,6 +630,7 @@ def judge_run(export: Export, line: int, row: dict[str, str], profile: HardwareP
         )
     return Candidate(
         export=export,
+        line=line,
         study_run_id=run_id,
         spec=spec,
         device=device,
@@ -627,7 +652,7 @@ def judge_run(export: Export, line: int, row: dict[str, str], profile: HardwareP
 # --------------------------------------------------------------------------- the record
 
 
-def provenance(files: list[str], commit: str | None) -> Provenance:
+def provenance(files: list[str], commit: str | None, lines: list[SourceLine] | None = None) -> Provenance:
     return Provenance(
         source=SOURCE,
         citation=CITATION,
@@ -635,6 +660,8 @@ def provenance(files: list[str], commit: str | None) -> Provenance:
         files=files,
         commit=commit,
         note=f"{NOT_REDISTRIBUTED} {METHOD_NOTE}",
+        study=IMPORTER,
+        lines=lines or [],
     )
 
 
@@ -642,17 +669,34 @@ def _release_path(path: Path) -> str:
     return f"results/{path.name}"
 
 
+def truth_uncertainty(energy_j: float, step_j: float, mean_w: float) -> TruthUncertainty:
+    """The display step (the larger of the two readings') plus the stop photo's 8 s tail at the run's mean power."""
+    tail_j = STOP_PHOTO_LAG_S * mean_w
+    return TruthUncertainty(
+        bound_pct=100 * (step_j + tail_j) / energy_j,
+        covers_meter_accuracy=False,
+        basis=(
+            f"display step {step_j:.0f} J (the difference of two readings of a cumulative kWh display is within one "
+            f"step of the energy between the photos) + the stop photo's {STOP_PHOTO_LAG_S:g} s after CodeCarbon's "
+            f"stop at the run's mean power ({tail_j:.0f} J; save_webcam_image(seconds=8) in the study's code); "
+            "the meter's accuracy class is not stated in the release, so it is not included"
+        ),
+    )
+
+
 def build_record(c: Candidate, site: str, repeat: int, profile: HardwareProfile, commit: str | None) -> RunRecord:
-    energy_j = float(c.energy_kwh * J_PER_KWH)  # exact: a whole number of 1 Wh steps
+    energy_j = float(c.energy_kwh * J_PER_KWH)  # exact: a whole number of display steps
     mean_w = energy_j / c.duration_s
     readings = c.export.readings
+    step_j = float(max(display_step_kwh(c.start.value_kwh), display_step_kwh(c.stop.value_kwh)) * J_PER_KWH)
     warnings = [
-        f"{METER_ID}: a kWh display in 1 Wh steps read from two webcam photos by OCR; the difference of two "
-        f"readings is within +-{RESOLUTION_J:.0f} J of the energy between the photos, "
-        f"+-{100 * RESOLUTION_J / energy_j:.1f}% of this run's {energy_j:.0f} J; the meter's accuracy class "
+        f"{METER_ID}: a kWh display in {step_j / 3600:g} Wh steps read from two webcam photos by OCR; the "
+        f"difference of two readings is within +-{step_j:.0f} J of the energy between the photos, "
+        f"+-{100 * step_j / energy_j:.1f}% of this run's {energy_j:.0f} J; the meter's accuracy class "
         "is not stated in the release",
-        f"{METER_ID}: the start photo is taken just before CodeCarbon starts and the stop photo about 10 s after "
-        "it stops (the study captures the webcam for 10 s), so the metered energy includes that tail; "
+        f"{METER_ID}: the start photo is taken as CodeCarbon starts and the stop photo about "
+        f"{STOP_PHOTO_LAG_S:g} s after it stops (the study's save_webcam_image keeps the webcam open for "
+        f"{STOP_PHOTO_LAG_S:g} s and writes the last frame), so the metered energy includes that tail; "
         "duration_s is CodeCarbon's window",
         "started_at and ended_at are the MLflow run's bounds (model loading and photos included); the measured "
         "window (duration_s) lies inside them",
@@ -697,12 +741,13 @@ def build_record(c: Candidate, site: str, repeat: int, profile: HardwareProfile,
                 boundary="node",
                 meter_id=METER_ID,
                 method="counter",
-                # A cumulative display: its value changes one 1 Wh step at a time,
-                # which at this run's mean power is every 3600 J / P seconds.
-                update_period_s=RESOLUTION_J / mean_w,
+                # A cumulative display: its value changes one step at a time,
+                # which at this run's mean power is every step / P seconds.
+                update_period_s=step_j / mean_w,
                 energy_j=energy_j,
                 mean_power_w=mean_w,
-                resolution_j=RESOLUTION_J,
+                resolution_j=step_j,
+                uncertainty=truth_uncertainty(energy_j, step_j, mean_w),
             )
         ],
         missing_boundaries=[
@@ -729,7 +774,15 @@ def build_record(c: Candidate, site: str, repeat: int, profile: HardwareProfile,
             )
         ],
         warnings=warnings,
-        provenance=provenance([_release_path(c.export.path), _release_path(readings.path)], commit),
+        provenance=provenance(
+            [_release_path(c.export.path), _release_path(readings.path)],
+            commit,
+            lines=[
+                SourceLine(file=_release_path(c.export.path), line=c.line, what=f"the MLflow row of run {c.study_run_id}"),
+                SourceLine(file=_release_path(readings.path), line=c.start.line, what="the start photo's reading"),
+                SourceLine(file=_release_path(readings.path), line=c.stop.line, what="the stop photo's reading"),
+            ],
+        ),
     )
 
 
@@ -738,27 +791,7 @@ def build_record(c: Candidate, site: str, repeat: int, profile: HardwareProfile,
 
 def checkout_commit(folder: Path) -> str | None:
     """The commit of the study's git checkout that holds `folder`, if it is one."""
-    for parent in [folder, *folder.parents]:
-        git = parent / ".git"
-        if not git.is_dir():
-            continue
-        config = git / "config"
-        if not config.is_file() or "ai-energy-validation" not in config.read_text(errors="replace"):
-            return None  # some other repository: its commit says nothing about the study
-        head = (git / "HEAD").read_text(errors="replace").strip()
-        if not head.startswith("ref: "):
-            return head if re.fullmatch(r"[0-9a-f]{40}", head) else None
-        ref = head[5:]
-        if (git / ref).is_file():
-            return (git / ref).read_text().strip() or None
-        packed = git / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text().splitlines():
-                sha, _, name = line.partition(" ")
-                if name == ref:
-                    return sha
-        return None
-    return None
+    return base_checkout_commit(folder, "ai-energy-validation")
 
 
 def import_study(
@@ -766,6 +799,7 @@ def import_study(
     site: str,
     out_dir: Path,
     commit: str | None = None,
+    replace: bool = False,
     profile: HardwareProfile | None = None,
 ) -> ImportOutcome:
     if not re.match(ID_PATTERN, site):
@@ -783,24 +817,27 @@ def import_study(
     report = ImportReport(
         importer=IMPORTER,
         site=site,
-        source_dir=str(folder),
+        source_dir="results",
         provenance=provenance(sorted(files_read), commit),
         files_read=sorted(files_read),
     )
     candidates: list[Candidate] = []
-    seen: dict[str, str] = {}
+    seen = RowRegistry()
     for export in exports:
         for line, row in export.rows:
             report.runs_seen += 1
             run_id = row.get("run_id", "").strip() or f"(line {line})"
             try:
-                if run_id in seen:
-                    raise Skip("duplicate_run", f"the same run id is already in {seen[run_id]}")
+                # The same run in two rows: counted once when the values agree, an error when not.
+                values = {k: v.strip() for k, v in row.items() if v.strip()}
+                seen.check(run_id, _release_path(export.path), line, values)
                 candidates.append(judge_run(export, line, row, profile))
-                seen[run_id] = export.path.name
             except Skip as skip:
                 report.skipped.append(
-                    SkippedRun(file=export.path.name, run_id=run_id, reason=skip.reason, detail=skip.detail)
+                    SkippedRun(
+                        file=_release_path(export.path), run_id=run_id, reason=skip.reason, detail=skip.detail,
+                        line=line,
+                    )
                 )
             except ValidationError as exc:  # a value the schema refuses (a negative count, ...)
                 raise InputError(format_validation_error(f"{export.path}: run {run_id}", exc)) from None
@@ -833,5 +870,5 @@ def import_study(
             records.append(build_record(c, site, by_workload[c.spec.id], profile, commit))
         except ValidationError as exc:
             raise InputError(format_validation_error(f"{c.export.path}: run {c.study_run_id}", exc)) from None
-    result = write_import(records, report, Path(out_dir))
-    return ImportOutcome(report=report, result=result, out_dir=Path(out_dir))
+    result = write_import(records, report, Path(out_dir), replace=replace)
+    return ImportOutcome(report=report, result=result, out_dir=Path(out_dir), source=folder)

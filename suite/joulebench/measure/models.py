@@ -341,6 +341,14 @@ def build_workload(spec: WorkloadSpec, device: str) -> Workload:
     """Build spec's model, synthetic inputs and optimizer on `device` ("cuda", "cuda:1", "cpu")."""
     import torch
 
+    if spec.parallel is not None:
+        # One process running the unsplit model would not be the pinned workload: refuse rather than record it.
+        raise InputError(
+            f"workload {spec.track}/{spec.id} runs on {spec.world_size} ranks ({spec.parallel.strategy}, "
+            f"{spec.parallel.nodes} node(s)); its parallel builder and the distributed window are not in this "
+            "version yet, so it cannot be run"
+        )
+
     restore = []
     if torch.device(device).type == "cuda":
         restore.append(_set_fp32_precision(ieee=spec.dtype == "float32"))

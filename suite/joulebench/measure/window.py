@@ -25,6 +25,7 @@ from joulebench.formats import (
     LiveEstimate,
     MissingBoundary,
     RunRecord,
+    TruthUncertainty,
     WorkloadSpec,
     make_run_id,
 )
@@ -83,6 +84,25 @@ def measure_idle(meters: Sequence[Meter], seconds: float, sleep=time.sleep, cloc
     return {mid: max(0.0, (end[mid] - start[mid]) / (t1 - t0)) for mid in start}
 
 
+def truth_uncertainty(meter: Meter, energy_j: float, duration_s: float) -> TruthUncertainty | None:
+    """A worst-case bound on how far `energy_j` can be from what the boundary drew, as the importers state it.
+
+    Each window edge can add or miss up to one update period of the meter at
+    the window's mean power; to that adds the meter's own accuracy where a
+    published figure exists (otherwise the bound says it does not cover it).
+    """
+    if energy_j <= 0 or duration_s <= 0:
+        return None
+    edges_pct = 100 * 2 * meter.update_period_s / duration_s
+    basis = (f"window edges: each can add or miss up to one {meter.update_period_s:g} s update period of "
+             f"{meter.id} at the window's mean power ({edges_pct:.2f}%)")
+    if meter.accuracy_pct is None:
+        return TruthUncertainty(bound_pct=edges_pct, covers_meter_accuracy=False,
+                                basis=basis + "; the meter's own accuracy is not stated, so it is not included")
+    return TruthUncertainty(bound_pct=edges_pct + meter.accuracy_pct, covers_meter_accuracy=True,
+                            basis=f"{basis}, plus {meter.accuracy_pct:g}%: {meter.accuracy_source}")
+
+
 def boundary_energy(meter: Meter, e0: float, e1: float, d0: dict, d1: dict, duration: float, idle_w: float | None) -> BoundaryEnergy:
     energy = max(0.0, e1 - e0)
     static = idle_w * duration if idle_w is not None else None
@@ -97,6 +117,7 @@ def boundary_energy(meter: Meter, e0: float, e1: float, d0: dict, d1: dict, dura
         static_energy_j=static,
         dynamic_energy_j=energy - static if static is not None else None,
         per_device_j={k: d1[k] - d0.get(k, 0.0) for k in d1},
+        uncertainty=truth_uncertainty(meter, energy, duration),
     )
 
 

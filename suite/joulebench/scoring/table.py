@@ -21,8 +21,10 @@ from joulebench.formats import BOUNDARIES, Estimate, RunFacts, RunRecord
 MAX_FAILURES_LISTED = 5
 
 
-def size_label(params: int) -> str:
-    """The decade of the parameter count, e.g. 25.6M -> "10M-100M"."""
+def size_label(params: int | None) -> str:
+    """The decade of the parameter count, e.g. 25.6M -> "10M-100M"; "unknown" when not stated."""
+    if params is None:
+        return "unknown"
     decade = int(math.floor(math.log10(params)))
 
     def name(exp: int) -> str:

@@ -76,6 +76,10 @@ class Meter(ABC):
     min_read_interval_s: float = 0.0
     #: a clock of its own (a device on the network); host meters share the host's
     has_device_clock: ClassVar[bool] = False
+    #: the meter's own accuracy in % of a reading, where a published figure exists (None: not stated)
+    accuracy_pct: ClassVar[float | None] = None
+    #: where that figure comes from
+    accuracy_source: ClassVar[str] = ""
 
     def window_quality(self, start_s: float, end_s: float) -> WindowQuality | None:
         """Whether [start_s, end_s] (host monotonic time) was sampled densely enough; None: nothing to judge."""

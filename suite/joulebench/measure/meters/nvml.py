@@ -176,6 +176,10 @@ class _NvmlMeter(Meter):
 
     boundary = "gpu"
     update_period_s = NVML_UPDATE_PERIOD_S
+    # A random per-board gain error of up to about +-5% (Yang et al., "Part-time Power Measurements:
+    # nvidia-smi's Lack of Attention", SC'24, on A100 and H100 boards), for the counter and the power reading alike.
+    accuracy_pct = 5.0
+    accuracy_source = "per-board gain error of NVML energy and power readings, up to about 5% (Yang et al., SC'24)"
 
     def __init__(self, indices: Sequence[int], nvml: ModuleType | None = None):
         if not indices:
