@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SITE_DIR ?= leaderboard/site
 
-.PHONY: leaderboard test test-container image install-core install-dev install-container clean
+.PHONY: leaderboard test test-container image install-core install-dev install-container install-board install-submissions clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +24,37 @@ $(VENV)/.container-installed: pyproject.toml $(VENV)/.dev-installed
 	$(BIN)/pip install --quiet -e '.[run,dev,estimators,container]'
 	touch $@
 
+# What `make leaderboard` scores with: the light core, the Docker SDK (an image submission is built and run
+# in the sandbox where a Docker engine answers) and every static package submission (submissions/<id>/ with
+# `estimator: static`), each pinned by its own pyproject.toml. No torch. Re-run when a package changes.
+SUBMISSION_PACKAGES := $(wildcard submissions/*/pyproject.toml)
+$(VENV)/.board-installed: pyproject.toml $(SUBMISSION_PACKAGES) | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[container]'
+	$(BIN)/joulebench submit packages --estimator static submissions | xargs -r -n1 $(BIN)/pip install --quiet -e
+	touch $@ $(VENV)/.core-installed
+
+# The package submissions' own pinned dependencies (ecologits, zeus) for their tests; the adapters themselves
+# are installed by the tests into a folder of their own (tests/submission_packages.py).
+$(VENV)/.submission-pins-installed: $(SUBMISSION_PACKAGES) $(VENV)/.dev-installed
+	$(BIN)/joulebench submit packages --requirements submissions | xargs -r $(BIN)/pip install --quiet
+	touch $@
+
 install-core: $(VENV)/.core-installed
 install-dev: $(VENV)/.dev-installed
 install-container: $(VENV)/.container-installed
+install-board: $(VENV)/.board-installed
 
-leaderboard: install-core
-	$(BIN)/joulebench leaderboard build --runs results --out $(SITE_DIR)
+# Every package submission, live ones too (Zeus: pandas, scikit-learn; no torch), for
+# `joulebench run --live-estimator zeus` and `joulebench estimators list`.
+install-submissions: install-board
+	$(BIN)/joulebench submit packages --estimator all submissions | xargs -r -n1 $(BIN)/pip install --quiet -e
 
-test: install-dev install-container
+# PREVIOUS=old-site/data/scores.json: each estimator page shows how it moved against that earlier summary.
+PREVIOUS ?=
+leaderboard: install-board
+	$(BIN)/joulebench leaderboard build --runs results --out $(SITE_DIR) $(if $(PREVIOUS),--previous $(PREVIOUS))
+
+test: install-dev install-container $(VENV)/.submission-pins-installed
 	$(BIN)/python -m pytest -q --ignore=tests/container
 	$(MAKE) test-container
 

@@ -20,7 +20,9 @@ What is timed, each phase separately and then together:
              scorer (every metric, bootstrap CIs, every slice and boundary,
              rankings and paired comparisons);
 - aggregate: `aggregate`: the view the templates read, per-workload errors,
-             every SVG chart, the CSV/JSON downloads, the BibTeX entry;
+             every SVG chart, each estimator's best and worst slices and its
+             movement against a previous summary, the CSV/JSON downloads, the
+             BibTeX entry;
 - render:    `write_view`: every page through jinja2, static assets,
              downloads, written to disk, and the folder swapped into place.
 Not timed: making and writing the synthetic record files.
@@ -102,7 +104,9 @@ def timed_build(runs_dir: Path, out: Path, args):
     # Not timed: making up the synthetic estimators' answers.
     extra = synthetic_columns(RunTable.from_records(inputs.records), max(args.estimators - 3, 0))
     summary = timed("score", score_records, inputs.records, resamples=args.resamples, extra_columns=extra)
-    view = timed("aggregate", aggregate, inputs, summary)
+    # The same summary stands in for a previous suite version's (`--previous`), so every estimator page
+    # carries its movement table as well as its best and worst slices.
+    view = timed("aggregate", aggregate, inputs, summary, summary)
     timed("render", write_view, view, out)
     return phases, cpu, inputs, summary, view
 

@@ -30,3 +30,9 @@ def need_torch():
 
 def need_docker_sdk():
     return need("docker", "pip install -e '.[container]'", "JOULEBENCH_REQUIRE_DOCKER")
+
+
+def need_submission_dependency(module: str, pin: str):
+    """The dependency of a package submission (ecologits, zeus): `make test` installs their pins into the venv."""
+    return need(module, f"pip install {pin}; `make test` installs every package submission's pins",
+                "JOULEBENCH_REQUIRE_SUBMISSIONS")

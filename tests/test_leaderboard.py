@@ -83,7 +83,10 @@ def site(tmp_path_factory):
     unchecked_certificate(runs, next(r for r in test_records() if r.site == "lab-a"), "A", ["gpu", "node"])
     (runs / "lab-b" / "_import-teststudy.json").write_text(json.dumps(
         {"importer": "teststudy", "runs_seen": 11, "imported": ["x"] * 9, "skipped_by_reason": {"reading missing": 2}}))
-    assert build(runs, root / "site") == 0
+    # An empty submissions registry: the built-ins and the live outputs only, whatever plugins this venv holds
+    # (`make leaderboard` installs the package submissions into the same venv as the tests).
+    (root / "submissions").mkdir()
+    assert build(runs, root / "site", "--submissions", str(root / "submissions")) == 0
     return root / "site"
 
 
@@ -240,6 +243,7 @@ def test_two_builds_are_byte_identical(site, tmp_path):
     unchecked_certificate(runs, next(r for r in test_records() if r.site == "lab-a"), "A", ["gpu", "node"])
     (runs / "lab-b" / "_import-teststudy.json").write_text(json.dumps(
         {"importer": "teststudy", "runs_seen": 11, "imported": ["x"] * 9, "skipped_by_reason": {"reading missing": 2}}))
+    (tmp_path / "submissions").mkdir()  # the same empty registry, found beside the runs this time
     # Another folder, another process, another string-hash seed: still the same bytes.
     code = ("import sys; from joulebench.cli import main; sys.exit(main(['leaderboard', 'build', '--runs', sys.argv[1], "
             "'--out', sys.argv[2], '--resamples', '200', '--trusted-keys', sys.argv[3]]))")

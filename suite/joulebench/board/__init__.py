@@ -37,7 +37,7 @@ from joulebench.files import MAX_REPORT_BYTES, inside, parse_json, read_bytes
 from joulebench.board.format import markdown_html  # noqa: F401  (re-exported for tests and other callers)
 from joulebench.board.view import Inputs, SiteCertificate, View, aggregate, manifest_text, slug  # noqa: F401
 from joulebench import records as records_store
-from joulebench.formats import BOUNDARIES, TIERS
+from joulebench.formats import BOUNDARIES, TIERS, ScoreSummary
 
 _DATA = Path(str(resources.files(__name__)))
 TEMPLATES_DIR = _DATA / "templates"
@@ -68,6 +68,7 @@ def read_inputs(runs_dir: Path, min_tier: str | None = None, trusted_keys: Path 
     records = records_store.load_records(runs_dir, digests, sources)  # InputError naming the folder when it is missing
     trust = assess(runs_dir, records, sources, digests, keyring)
     tiers = {entry.site: entry.tier for entry in trust.summary.sites}
+    all_run_ids = {r.run_id for r in records}
     read: list[Path] = []
     certificates: dict[str, SiteCertificate] = {}
     import_reports: dict[str, list[dict[str, Any]]] = {}
@@ -102,7 +103,7 @@ def read_inputs(runs_dir: Path, min_tier: str | None = None, trusted_keys: Path 
     manifest = sorted(digests.items())
     inputs = Inputs(records, tiers, certificates, import_reports, manifest, min_tier, trust=trust,
                     unmetered=unmetered, unmetered_sites=unmetered_sites, trusted_keys=keyring.path.name,
-                    trusted_keys_sha256=keyring.sha256)
+                    trusted_keys_sha256=keyring.sha256, all_run_ids=all_run_ids)
     if min_tier is not None:
         inputs.records, inputs.excluded = filter_by_tier(records, trust, min_tier)
         inputs.n_excluded_runs = len(records) - len(inputs.records)
@@ -145,7 +146,7 @@ def environment():
     )
     env.filters.update(pct=fmt.pct, signed_pct=fmt.signed_pct, ci=fmt.ci, energy=fmt.energy, num=fmt.num,
                        sortkey=fmt.sortkey, rank=fmt.rank)
-    env.globals.update(BOUNDARIES=BOUNDARIES, TIERS=TIERS, tables=fmt)
+    env.globals.update(BOUNDARIES=BOUNDARIES, TIERS=TIERS, tables=fmt, slug=slug)
     return env
 
 
@@ -215,28 +216,44 @@ def check_out_dir(out_dir: Path, runs_dir: Path | None = None) -> None:
                              f"(no {SITE_MARKER} in it); it would be replaced, so choose a new or empty folder")
 
 
+def read_previous(path: Path) -> ScoreSummary:
+    """A score summary from an earlier build (`--previous`); InputError naming the file and field when invalid."""
+    from joulebench.files import load_json_model
+
+    return load_json_model(ScoreSummary, Path(path), "score summary (--previous)")
+
+
 def build_site(runs_dir: Path, out_dir: Path, *, min_tier: str | None = None, resamples: int | None = None,
-               seed: int | None = None, submissions: Sequence[Path] = (), trusted_keys: Path | None = None) -> View:
+               seed: int | None = None, submissions: Sequence[Path] = (), trusted_keys: Path | None = None,
+               submissions_dir: Path | None = None, previous: Path | None = None, docker=None) -> View:
     """Read, score (the one scoring path, as `joulebench score`), aggregate and render into out_dir.
 
-    Nothing half-written is left if any step fails, and what killed builds
-    left behind (`.<out>.building-*`, `.<out>.old-*`) is removed first.
+    `submissions_dir`: the submissions registry, scored with the built-ins (as
+    `joulebench score --submissions`); `previous`: a summary from an earlier
+    suite version, for each estimator's movement. Nothing half-written is left
+    if any step fails, and what killed builds left behind (`.<out>.building-*`,
+    `.<out>.old-*`) is removed first.
     """
     from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, score_records
+    from joulebench.scoring.submissions import read_registry
 
     out_dir = Path(out_dir)
     check_out_dir(out_dir, Path(runs_dir))
+    before = read_previous(previous) if previous is not None else None
     with collector_paused():
         inputs = read_inputs(Path(runs_dir), min_tier, trusted_keys)
+        if submissions_dir is not None:
+            read_registry(Path(submissions_dir))  # a bad manifest stops the build even where there are no runs
         summary = None
         if inputs.records:
             summary = score_records(
-                inputs.records, submissions=submissions, where=str(runs_dir),
+                inputs.records, submissions=submissions, submissions_dir=submissions_dir, where=str(runs_dir),
                 resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                 seed=DEFAULT_SEED if seed is None else seed,
                 filters={"min_tier": min_tier} if min_tier else {}, trust=inputs.trust,
+                known_run_ids=inputs.all_run_ids, docker=docker,
             )  # fmt: skip
-        view = aggregate(inputs, summary)
+        view = aggregate(inputs, summary, before)
         write_view(view, out_dir)
     return view
 

@@ -250,6 +250,34 @@ def slice_score_rows(scores) -> Markup:
     return Markup("".join(rows))
 
 
+def extreme_rows(scores) -> Markup:
+    """The rows of an estimator page's largest / smallest errors tables (the template holds the head)."""
+    return Markup("".join(
+        f'<tr><td>{_escaped(s.slice)}</td><td>{_escaped(s.slice_value)}</td><td class="num">{s.n}</td>'
+        f'<td class="num">{s.n_workloads}</td>'
+        f'<td class="num" data-sort="{sortkey(s.mape_pct)}"><strong>{pct(s.mape_pct)}</strong> '
+        f'<span class="ci">{ci(s.mape_ci_pct)}</span></td>'
+        f'<td class="num" data-sort="{sortkey(s.signed_mean_error_pct)}">{signed_pct(s.signed_mean_error_pct)}</td></tr>\n'
+        for s in scores
+    ))
+
+
+def movement_rows(movements) -> Markup:
+    """The rows of an estimator page's table against the previous summary (the template holds the head)."""
+    rows = []
+    for mv in movements:
+        before = "–" if mv.before is None else (
+            f'{pct(mv.before.mape_pct)} <span class="muted">({mv.before.n}, {_escaped(mv.before.estimator_version)})</span>')
+        delta = mv.delta_mape_pct
+        rows.append(
+            f'<tr><td>{_escaped(mv.boundary)}</td><td>{_escaped(mv.slice)}</td><td>{_escaped(mv.slice_value)}</td>'
+            f'<td class="num">{before}</td>'
+            f'<td class="num">{pct(mv.after.mape_pct)} <span class="muted">({mv.after.n})</span></td>'
+            f'<td class="num" data-sort="{sortkey(delta)}">{signed_pct(delta)}</td></tr>\n'
+        )
+    return Markup("".join(rows))
+
+
 def _tier_badge(tier: str) -> str:
     label = "uncertified" if tier == "uncertified" else f"tier {_escaped(tier)}"
     return f'<span class="tier tier-{_escaped(tier)}">{label}</span>'

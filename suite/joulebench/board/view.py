@@ -69,6 +69,7 @@ class Inputs:
     unmetered_sites: set[str] = field(default_factory=set)  # sites whose every record was refused as unmetered
     trusted_keys: str = ""
     trusted_keys_sha256: str = ""
+    all_run_ids: set[str] = field(default_factory=set)  # every record's run id, before --min-tier
 
     def run_tier(self, run_id: str) -> tuple[str, str]:
         """(tier, reason) of one run; uncertified when nothing vouches for it."""
@@ -138,6 +139,7 @@ class Column:
     failures: int
     description: str
     values: dict[str, np.ndarray]
+    submission: Any = None
 
 
 def columns_of(summary: ScoreSummary, n: int) -> list[Column]:
@@ -146,7 +148,7 @@ def columns_of(summary: ScoreSummary, n: int) -> list[Column]:
         answers[f"{a.estimator_id}@{a.estimator_version}"][a.boundary] = _array(a.energy_j, n)
     return [
         Column(f"{e.id}@{e.version}", e.id, e.version, e.source, tuple(e.boundaries), e.failures, e.description,
-               answers.get(f"{e.id}@{e.version}", {}))
+               answers.get(f"{e.id}@{e.version}", {}), e.submission)
         for e in summary.estimators
         if e.available
     ]
@@ -168,6 +170,8 @@ class EstimatorRef:
     version: str
     source: str
     href: str  # relative to the site root
+    badge: str = ""  # a submission's badge: reproduced, self-reported, not-reproduced
+    in_sample: int = 0  # scored runs that are in the data it was fitted on
 
 
 @dataclass
@@ -221,6 +225,23 @@ class Chart:
 
 
 @dataclass
+class Movement:
+    """One score of this build next to the same estimator's score in the previous summary."""
+
+    boundary: str
+    slice: str
+    slice_value: str
+    before: Score | None  # None: not scored there in the previous summary
+    after: Score
+
+    @property
+    def delta_mape_pct(self) -> float | None:
+        if self.before is None or self.before.mape_pct is None or self.after.mape_pct is None:
+            return None
+        return self.after.mape_pct - self.before.mape_pct
+
+
+@dataclass
 class EstimatorView:
     ref: EstimatorRef
     boundaries: list[str]
@@ -230,6 +251,12 @@ class EstimatorView:
     slices: dict[str, list[Score]]  # boundary -> every slice's score
     by_workload: dict[str, list[WorkloadError]]
     charts: list[Chart]
+    submission: Any = None  # SubmissionProvenance of an entry of submissions/
+    not_scored: str = ""  # why it has no scores here (a submission that could not run, a live one with no outputs)
+    worst: dict[str, list[Score]] = field(default_factory=dict)  # boundary -> slices with the largest MAPE
+    best: dict[str, list[Score]] = field(default_factory=dict)  # boundary -> slices with the smallest MAPE
+    movement: list[Movement] = field(default_factory=list)
+    in_previous: bool = False  # the previous summary scored this estimator (any version)
 
 
 @dataclass
@@ -327,6 +354,8 @@ class View:
     unavailable: list[Any]
     problems: list[str]
     summary: ScoreSummary | None
+    submissions: list[EstimatorView]  # every entry of the submissions registry, scored or not, by id
+    previous_suite_version: str | None  # of the --previous summary; None when none was given
     methodology: dict[str, Any]
     downloads: list[Download]
     bibtex: str
@@ -494,7 +523,7 @@ def _description_html(text: str) -> tuple[Markup | None, str]:
     return markdown_html(text), text.splitlines()[0]
 
 
-def aggregate(inputs: Inputs, summary: ScoreSummary | None) -> View:
+def aggregate(inputs: Inputs, summary: ScoreSummary | None, previous: ScoreSummary | None = None) -> View:
     """Everything the templates show, computed once from the score summary and the records.
 
     Every number comes from the summary (scores, comparisons, the per-run
@@ -523,13 +552,18 @@ def aggregate(inputs: Inputs, summary: ScoreSummary | None) -> View:
         table = Runs.of(summary, by_id)
         columns = columns_of(summary, table.n)
         docs = {c.id: (*_description_html(c.description), c.source) for c in columns if c.description}
-        refs = {c.key: EstimatorRef(c.key, c.id, c.version, c.source, f"estimators/{slug(c.key)}.html") for c in columns}
+        refs = {c.key: EstimatorRef(c.key, c.id, c.version, c.source, f"estimators/{slug(c.key)}.html",
+                                    c.submission.badge if c.submission is not None else "",
+                                    max((f.n_runs for f in c.submission.fitted_on), default=0) if c.submission else 0)
+                for c in columns}
         matrices = {b: _ErrorMatrix(table, columns, b) for b in BOUNDARIES}
         wl = [workload_refs[k] for k in table.workloads]
         # One WorkloadError per estimator x workload x boundary, shown on both the estimator's and the workload's page.
         errors = {b: m.workload_errors(b, [refs[c.key] for c in m.columns], wl) for b, m in matrices.items()}
         boundaries = _boundary_views(summary, refs, table, site_refs)
         estimators = _estimator_views(summary, columns, refs, matrices, errors, table)
+        estimators += _not_scored_views(summary)
+        _judge(estimators, summary, previous)
         workloads = _workload_views(table, by_id, run_rows, workload_refs, errors)
     sites = _site_views(inputs, site_refs, run_rows)
     from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, METRICS, settings
@@ -557,6 +591,8 @@ def aggregate(inputs: Inputs, summary: ScoreSummary | None) -> View:
         unavailable=[e for e in summary.estimators if not e.available] if summary else [],
         problems=list(summary.problems) if summary else [],
         summary=summary,
+        submissions=sorted((e for e in estimators if e.submission is not None), key=lambda e: (e.ref.id, e.ref.version)),
+        previous_suite_version=previous.suite_version if previous is not None else None,
         methodology=methodology,
         downloads=[],
         bibtex="",
@@ -641,9 +677,64 @@ def _estimator_views(summary, columns, refs, matrices, errors, table) -> list[Es
             ref=refs[column.key], boundaries=list(column.boundaries), failures=column.failures,
             description=html, summary_line=first_line,
             slices={b: slices[column.key].get(b, []) for b in column.boundaries},
-            by_workload=by_workload, charts=charts,
+            by_workload=by_workload, charts=charts, submission=column.submission,
         ))  # fmt: skip
     return views
+
+
+def _not_scored_views(summary: ScoreSummary) -> list[EstimatorView]:
+    """A page for each submission that has no scores here, saying why (never a silent absence)."""
+    views = []
+    for e in summary.estimators:
+        if e.available or e.submission is None:
+            continue
+        key = f"{e.id}@{e.version}"
+        html, first_line = _description_html(e.description)
+        views.append(EstimatorView(
+            ref=EstimatorRef(key, e.id, e.version, e.source, f"estimators/{slug(key)}.html", e.submission.badge),
+            boundaries=list(e.boundaries),
+            failures=0, description=html, summary_line=first_line, slices={}, by_workload={}, charts=[],
+            submission=e.submission, not_scored=e.reason,
+        ))  # fmt: skip
+    return views
+
+
+# Where an estimator is good and where it fails: the slices that tell hardware, task and size apart.
+JUDGED_DIMENSIONS = ("profile", "task", "size", "domain", "site")
+EXTREMES_SHOWN = 5
+
+
+def _judge(views: list[EstimatorView], summary: ScoreSummary, previous: ScoreSummary | None) -> None:
+    """Each estimator's worst and best slices per boundary, and its movement against the previous summary."""
+    before: dict[tuple[str, str, str, str], list[Score]] = defaultdict(list)
+    scored_before: set[str] = set()
+    if previous is not None:
+        for s in previous.scores:
+            before[(s.estimator_id, s.boundary, s.slice, s.slice_value)].append(s)
+            scored_before.add(s.estimator_id)
+    for view in views:
+        for b, scores in view.slices.items():
+            whole = next((s.n for s in scores if s.slice == "all"), None)
+            # A slice that holds every scored run says nothing the overall score does not.
+            judged = [s for s in scores if s.slice in JUDGED_DIMENSIONS and 0 < s.n != whole and s.mape_pct is not None]
+            if len({(s.slice, s.slice_value) for s in judged}) < 2:
+                continue  # one slice value is the whole: nothing to tell apart
+            ordered = sorted(judged, key=lambda s: (-s.mape_pct, s.slice, s.slice_value))
+            view.worst[b] = ordered[:EXTREMES_SHOWN]
+            # The best are the smallest errors not already listed among the worst (by identity: cheap).
+            view.best[b] = ordered[EXTREMES_SHOWN:][::-1][:EXTREMES_SHOWN]
+        if previous is None:
+            continue
+        view.in_previous = view.ref.id in scored_before
+        for b, scores in view.slices.items():
+            for s in scores:
+                if s.slice != "all" and s.slice not in JUDGED_DIMENSIONS[:3]:
+                    continue
+                found = before.get((s.estimator_id, b, s.slice, s.slice_value), [])
+                # The same version when the previous summary has it, else the one it scored.
+                match = next((x for x in found if x.estimator_version == s.estimator_version), found[0] if found else None)
+                if match is not None or s.slice == "all":
+                    view.movement.append(Movement(b, s.slice, s.slice_value, match, s))
 
 
 def _scatter(truth, estimate, domains, title):

@@ -29,6 +29,7 @@ COMMANDS: Registry = Registry(
         "certify": "joulebench.cli.certify:register",  # certify, verify, keygen
         "score": "joulebench.cli.score:register",  # estimators, score
         "sandbox": "joulebench.cli.sandbox:register",
+        "submit": "joulebench.cli.submit:register",  # submit check, submit packages
         "leaderboard": "joulebench.cli.board:register",
         "launch": "joulebench.cli.launch:register",
         "slurm": "joulebench.cli.slurm:register",

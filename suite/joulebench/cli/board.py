@@ -8,13 +8,16 @@ from joulebench.board import build_site
 from joulebench.cli import output
 from joulebench.cli.arguments import resamples as resamples_type
 from joulebench.cli.arguments import seed as seed_type
+from joulebench.cli.score import add_submissions_arguments, submissions_folder
 from joulebench.formats import TIERS
 from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 
 def _build_command(args) -> int:
     view = build_site(Path(args.runs), Path(args.out), min_tier=args.min_tier, resamples=args.resamples, seed=args.seed,
-                      trusted_keys=Path(args.trusted_keys) if args.trusted_keys else None)
+                      trusted_keys=Path(args.trusted_keys) if args.trusted_keys else None,
+                      submissions_dir=submissions_folder(args),
+                      previous=Path(args.previous) if args.previous else None)
     index = Path(args.out) / "index.html"
     if view.unmetered:
         output.note(f"refused {len(view.unmetered)} unmetered run record(s) (no meter measured them): "
@@ -40,4 +43,8 @@ def register(subparsers) -> None:
     build.add_argument("--resamples", type=resamples_type, default=DEFAULT_RESAMPLES,
                        help="bootstrap resamples, 1 to 100,000 (default: %(default)s)")
     build.add_argument("--seed", type=seed_type, default=DEFAULT_SEED, help="bootstrap seed, 0 to 2**32-1 (default: %(default)s)")
+    add_submissions_arguments(build)
+    build.add_argument("--previous", metavar="SCORES_JSON", default=None,
+                       help="a score summary from an earlier suite version (its site's data/scores.json, or "
+                            "`joulebench score --format json`): each estimator page shows how it moved")
     build.set_defaults(handler=_build_command)

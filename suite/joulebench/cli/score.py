@@ -83,6 +83,15 @@ def render_table(summary: ScoreSummary, slice_filter: str | None = None) -> str:
                           _pct(r.max_ape_pct)])
         parts.append(output.plain_table(cells, TABLE_COLUMNS, title))
     for e in summary.estimators:
+        if e.available and e.submission is not None:
+            parts.append(f"submission {e.id} {e.version} ({e.submission.kind}): {e.submission.badge.replace('-', ' ')}: "
+                         f"{e.submission.badge_reason}")
+            for fit in e.submission.fitted_on:
+                if fit.n_runs:
+                    parts.append(f"  in-sample: {fit.n_runs} of these runs are in the data it was fitted on; "
+                                 "its scores without them: " + ", ".join(
+                                     f"{s.boundary} MAPE {_pct(s.mape_pct)} (n {s.n})" for s in e.submission.out_of_sample))
+    for e in summary.estimators:
         if not e.available:
             parts.append(f"not scored: {e.id}: {e.reason}")
     parts += [f"note: {problem}" for problem in summary.problems]
@@ -103,6 +112,27 @@ def check_out_file(out: Path, runs: Path) -> None:
         raise InputError(f"--out {out}: is a folder; expected the path of a file to write")
 
 
+def submissions_folder(args) -> Path | None:
+    """--submissions DIR, or the submissions/ folder beside --runs when it exists; None with --no-submissions."""
+    from joulebench.scoring import default_registry
+
+    if args.no_submissions:
+        return None
+    if args.submissions is not None:
+        return Path(args.submissions)
+    return default_registry(Path(args.runs))
+
+
+def add_submissions_arguments(parser) -> None:
+    """The same two options on `score` and `leaderboard build`, so both score the same submissions."""
+    parser.add_argument("--submissions", metavar="DIR", default=None,
+                        help="the submissions registry, DIR/<id>/submission.yaml (default: the submissions/ folder "
+                             "beside --runs, when it exists)")
+    parser.add_argument("--no-submissions", action="store_true",
+                        help="score without the submissions registry (built-ins, live outputs in the records, "
+                             "--submission files and installed plugins only)")
+
+
 def _score(args) -> int:
     from joulebench.scoring import score_runs
 
@@ -112,6 +142,7 @@ def _score(args) -> int:
         Path(args.runs),
         estimator_ids=args.estimator,
         submissions=[Path(p) for p in args.submission or []],
+        submissions_dir=submissions_folder(args),
         boundary=args.boundary,
         site=args.site,
         resamples=args.resamples,
@@ -147,7 +178,9 @@ def register(subparsers) -> None:
     score.add_argument("--estimator", action="append", metavar="ID",
                        help="score only this estimator (repeatable); default: every static one, every live one "
                             "in the records, every submitted one")
-    score.add_argument("--submission", action="append", metavar="FILE", help="an estimates file, .csv or .json (repeatable)")
+    score.add_argument("--submission", action="append", metavar="FILE",
+                       help="an ad hoc estimates file, .csv or .json (repeatable); see also --submissions")
+    add_submissions_arguments(score)
     score.add_argument("--boundary", choices=list(BOUNDARIES), help="only this boundary")
     score.add_argument("--site", type=identifier, help="only runs from this site")
     score.add_argument("--min-tier", choices=["A", "B", "C"], default=None,

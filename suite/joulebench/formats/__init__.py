@@ -8,6 +8,7 @@
 - certificate: Certificate (results/<site>/certificate.json)
 - estimate: RunFacts (what a static estimator may see), estimates files
 - scores: ScoreSummary (what the leaderboard reads)
+- submission: SubmissionManifest (submissions/<id>/submission.yaml)
 - launch: LaunchManifest (results/<site>/_launch/<id>/manifest.json)
 
 Everything is re-exported here, so callers write `from joulebench.formats import RunRecord`.
@@ -67,6 +68,7 @@ from joulebench.formats.record import (
 from joulebench.formats.scores import (
     Comparison,
     EstimatorAnswers,
+    FitOverlap,
     Interval,
     MetricInfo,
     PerRun,
@@ -78,6 +80,19 @@ from joulebench.formats.scores import (
     SiteTier,
     TrustSummary,
     UncertifiedRun,
+    SubmissionProvenance,
+)
+from joulebench.formats.submission import (
+    DEFAULT_BASE_IMAGE,
+    SUBMISSION_KINDS,
+    SUBMISSION_MANIFEST,
+    EstimatesEntry,
+    FittedOn,
+    ImageEntry,
+    PackageEntry,
+    RunMatch,
+    SubmissionKind,
+    SubmissionManifest,
 )
 from joulebench.formats.vocabulary import (
     BOUNDARIES,
@@ -111,11 +126,24 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "estimate": EstimateFile,
     "run-facts": RunFacts,
     "scores": ScoreSummary,
+    "submission": SubmissionManifest,
     "launch": LaunchManifest,
     "trusted-keys": TrustedKeys,
 }
 
 __all__ = [
+    "SubmissionProvenance",
+    "SubmissionManifest",
+    "SubmissionKind",
+    "RunMatch",
+    "PackageEntry",
+    "ImageEntry",
+    "FittedOn",
+    "FitOverlap",
+    "EstimatesEntry",
+    "SUBMISSION_MANIFEST",
+    "SUBMISSION_KINDS",
+    "DEFAULT_BASE_IMAGE",
     "AcceleratorSpec",
     "BOUNDARIES",
     "Boundary",

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from joulebench.formats.vocabulary import Boundary, EstimatorSource, SliceDimension, Strict, Tier
+from joulebench.formats.vocabulary import Boundary, EstimatorSource, SliceDimension, Strict, Tier, omit_none
 
 class Interval(Strict):
     low: float
@@ -21,18 +21,6 @@ class MetricInfo(Strict):
     unit: str
     lower_is_better: bool | None
     description: str
-
-
-class ScoredEstimator(Strict):
-    id: str
-    version: str
-    source: EstimatorSource
-    boundaries: list[Boundary]
-    available: bool = True
-    reason: str = ""
-    # Runs the estimator was asked about and failed on (an exception or an invalid value).
-    failures: int = 0
-    description: str = Field(default="", description="what it is and its defaults (Markdown), from its docstring")
 
 
 class Score(Strict):
@@ -64,6 +52,54 @@ class Score(Strict):
     max_ape_pct: float | None = None
     rank: int | None = Field(default=None, description="by MAPE; tied estimators share the rank of the first of their group")
     tied_with_previous: bool | None = None
+
+
+class FitOverlap(Strict):
+    """Data an estimator was fitted on, and how many of the scored runs are in it (in-sample)."""
+
+    description: str
+    url: str | None = None
+    n_runs: int = Field(ge=0, description="runs of this summary that the manifest's selector picks")
+
+
+class SubmissionProvenance(Strict):
+    """Where a submitted estimator comes from (its manifest) and how its numbers were obtained (the badge)."""
+
+    folder: str = Field(description="the submission's folder, as given to the scorer")
+    name: str
+    version: str
+    authors: list[str]
+    licence: str
+    source_url: str
+    kind: Literal["package", "estimates", "image"]
+    claimed_boundaries: list[Boundary]
+    reproduce: str
+    badge: Literal["reproduced", "self-reported", "not-reproduced"] = Field(
+        description="reproduced: joulebench ran the package or image itself; self-reported: an estimates file "
+        "scored as given; not-reproduced: it could not be run here (badge_reason says why)"
+    )
+    badge_reason: str
+    fitted_on: list[FitOverlap] = Field(default_factory=list)
+    out_of_sample: list[Score] = Field(
+        default_factory=list,
+        description="slice 'all' per boundary on the runs outside fitted_on, unranked; empty when none overlap",
+    )
+
+
+class ScoredEstimator(Strict):
+    id: str
+    version: str
+    source: EstimatorSource
+    boundaries: list[Boundary]
+    available: bool = True
+    reason: str = ""
+    # Runs the estimator was asked about and failed on (an exception or an invalid value).
+    failures: int = 0
+    description: str = Field(default="", description="what it is and its defaults (Markdown), from its docstring")
+    # Added with the submissions registry (issue 12); left out of the JSON while None, so a summary
+    # without submissions reads and prints as before.
+    submission: SubmissionProvenance | None = Field(default=None, exclude_if=omit_none,
+                                                    description="set for an entry of submissions/")
 
 
 class Comparison(Strict):

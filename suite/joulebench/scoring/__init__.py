@@ -31,7 +31,13 @@ Definitions (all errors relative to the metered truth, in percent):
 
 from __future__ import annotations
 
-from joulebench.scoring.selection import default_static_selection, filter_by_tier, score_records, score_runs
+from joulebench.scoring.selection import (
+    default_registry,
+    default_static_selection,
+    filter_by_tier,
+    score_records,
+    score_runs,
+)
 from joulebench.scoring.summary import (
     CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -52,6 +58,7 @@ __all__ = [
     "SCORE_CSV_COLUMNS",
     "EstimatorColumn",
     "RunTable",
+    "default_registry",
     "default_static_selection",
     "filter_by_tier",
     "score_records",

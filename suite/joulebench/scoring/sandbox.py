@@ -290,8 +290,13 @@ def _problem(index: int, err: dict) -> str:
     return f"[{index}]: field '{loc}': {err['msg']} (got {shown})"
 
 
-def parse_estimates(raw: bytes, run_ids: set[str], who: str, max_bytes: int | None = None) -> list[Estimate]:
-    """Strictly parse an estimator's standard output; every problem is listed, then it is refused whole."""
+def parse_estimates(raw: bytes, run_ids: set[str], who: str, max_bytes: int | None = None,
+                    allow_empty: bool = False) -> list[Estimate]:
+    """Strictly parse an estimator's standard output; every problem is listed, then it is refused whole.
+
+    `allow_empty`: an empty list is an answer (it covers none of these runs) rather than a refusal; the
+    registry allows it, since an image cannot know which runs a results folder holds.
+    """
     if max_bytes is not None and len(raw) > max_bytes:
         raise EstimatorRejected(f"{who}: output of {len(raw):,} bytes is over the {max_bytes:,}-byte limit")
     try:
@@ -309,6 +314,8 @@ def parse_estimates(raw: bytes, run_ids: set[str], who: str, max_bytes: int | No
     if not isinstance(data, list):
         raise EstimatorRejected(f"{who}: output must be a JSON list of estimates, got a JSON {type(data).__name__}")
     if not data:
+        if allow_empty:
+            return []
         raise EstimatorRejected(f"{who}: output is an empty list; it estimated nothing")
     most = len(run_ids) * len(BOUNDARIES)
     if len(data) > most:
@@ -363,6 +370,7 @@ def estimate_in_sandbox(
     command: Sequence[str] | None = None,
     limits: SandboxLimits = SandboxLimits(),
     client=None,
+    allow_empty: bool = False,
 ) -> list[Estimate]:
     """Run a submitted estimator over `facts` in the sandbox; its validated estimates, or EstimatorRejected."""
     from joulebench.measure.container import docker_client, resolve_image
@@ -377,7 +385,58 @@ def estimate_in_sandbox(
         who += f" (command: {shown if len(shown) <= 60 else shown[:57] + '...'})"
     outcome = run_contained(client, resolved.id, command, facts_payload(facts), limits)
     judge(outcome, limits, who)
-    return parse_estimates(outcome.stdout, {f.run_id for f in facts}, who, limits.max_output_bytes)
+    return parse_estimates(outcome.stdout, {f.run_id for f in facts}, who, limits.max_output_bytes, allow_empty)
+
+
+class ImageUnavailable(Exception):
+    """An image submission cannot be built on this machine (no SDK, no engine, no base image): not its fault."""
+
+
+def docker_engine():
+    """The local engine's client, or ImageUnavailable saying what is missing."""
+    from joulebench.errors import JoulebenchError
+    from joulebench.measure.container import docker_client
+
+    try:
+        return docker_client()
+    except JoulebenchError as exc:
+        raise ImageUnavailable(str(exc)) from None
+
+
+def build_image(client, folder: Path, dockerfile: str, base_image: str, tag: str) -> str:
+    """Build a submission's image from its folder on a local base (nothing is pulled); returns the image id.
+
+    ImageUnavailable when the base is not on this engine; InputError with the build's log when the
+    Dockerfile fails to build.
+    """
+    import docker
+
+    try:
+        client.images.get(base_image)
+    except docker.errors.ImageNotFound:
+        raise ImageUnavailable(f"its base image {base_image} is not on this Docker engine (nothing is pulled; "
+                               "scripts/build_base_image.sh builds the Debian base locally)") from None
+    except docker.errors.DockerException as exc:
+        raise ImageUnavailable(f"the Docker engine could not look up {base_image}: {exc}") from None
+    log: list[str] = []
+    image_id = None
+    try:
+        for event in client.api.build(path=str(folder), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
+                                      pull=False, decode=True, buildargs={"BASE_IMAGE": base_image},
+                                      labels={"org.joulebench.role": "submission"}):
+            if "stream" in event:
+                log.append(str(event["stream"]))
+            if "error" in event:
+                log.append(str(event["error"]))
+                tail = "".join(log).strip().splitlines()[-15:]
+                raise InputError("the image does not build:" + "".join(f"\n  | {line[:300]}" for line in tail))
+            if "aux" in event and isinstance(event["aux"], dict) and "ID" in event["aux"]:
+                image_id = event["aux"]["ID"]
+    except docker.errors.DockerException as exc:
+        raise InputError(f"the image does not build: {exc}") from None
+    if image_id is None:
+        image_id = client.images.get(tag).id
+    return image_id
 
 
 def facts_from_runs(runs_dir: Path) -> list[RunFacts]:

@@ -7,8 +7,9 @@ so the site and the command line show the same numbers by construction.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from joulebench.certify.certificates import load_trusted_keys
 from joulebench.certify.trust import Trust, assess, filter_runs
@@ -32,11 +33,23 @@ def default_static_selection(infos: Iterable) -> tuple[list[str], list[ScoredEst
     return static_ids, unavailable
 
 
+def default_registry(runs_dir: Path) -> Path | None:
+    """The submissions/ folder beside the runs folder (results/ and submissions/ in a checkout), when it exists."""
+    candidate = Path(runs_dir).resolve().parent / "submissions"
+    if not candidate.is_dir():
+        return None
+    try:  # as the user would write it (and the same in every checkout): submissions, not /home/.../submissions
+        return candidate.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return candidate
+
+
 def score_runs(
     runs_dir: Path,
     *,
     estimator_ids: Sequence[str] | None = None,
     submissions: Sequence[Path] = (),
+    submissions_dir: Path | None = None,
     boundary: str | None = None,
     site: str | None = None,
     min_tier: str | None = None,
@@ -48,12 +61,18 @@ def score_runs(
 
     Each run's tier comes from its folder's certificate verified against the
     trusted keys (default: the repository's trusted-keys.yaml), and travels in
-    the summary.
+    the summary. `submissions_dir`: a submissions folder
+    (submissions/<id>/submission.yaml) whose entries are scored too.
     """
     keyring = load_trusted_keys(trusted_keys)  # a bad keys file fails before any record is read
     digests: dict[str, str] = {}
     sources: dict[str, str] = {}
     records = load_records(runs_dir, digests, sources)
+    known = {r.run_id for r in records}
+    if submissions_dir is not None:
+        from joulebench.scoring.submissions import read_registry
+
+        read_registry(Path(submissions_dir))  # a bad manifest is an error even where there are no runs
     if not records:
         raise InputError(f"no runs in {runs_dir}: nothing to score (expected run records at {runs_dir}/<site>/<run_id>.json)")
     trust = assess(Path(runs_dir), records, sources, digests, keyring)
@@ -63,8 +82,9 @@ def score_runs(
         filters["min_tier"] = min_tier
         if not records:
             raise InputError(f"no runs in {runs_dir} counted at tier {min_tier} or better")
-    return score_records(records, estimator_ids=estimator_ids, submissions=submissions, boundary=boundary, site=site,
-                         resamples=resamples, seed=seed, filters=filters, where=str(runs_dir), trust=trust)
+    return score_records(records, estimator_ids=estimator_ids, submissions=submissions, submissions_dir=submissions_dir,
+                         boundary=boundary, site=site, resamples=resamples, seed=seed, filters=filters,
+                         where=str(runs_dir), known_run_ids=known, trust=trust)
 
 
 def filter_by_tier(records: list[RunRecord], trust: Trust, min_tier: str) -> tuple[list[RunRecord], dict[str, str]]:
@@ -83,6 +103,7 @@ def score_records(
     *,
     estimator_ids: Sequence[str] | None = None,
     submissions: Sequence[Path] = (),
+    submissions_dir: Path | None = None,
     boundary: str | None = None,
     site: str | None = None,
     resamples: int = DEFAULT_RESAMPLES,
@@ -91,15 +112,23 @@ def score_records(
     where: str = "the runs",
     extra_columns: Sequence[EstimatorColumn] = (),
     trust: Trust | None = None,
+    known_run_ids: set[str] | None = None,
+    docker: Callable[[], Any] | None = None,
 ) -> ScoreSummary:
     """Gather every estimator's answers on `records` and score them: the one scoring path.
 
     Default selection: every available static estimator (recomputed now),
-    every live one found in the records, every submitted one. `extra_columns`
-    lets the speed benchmark add synthetic answers without writing millions of
-    estimate rows; the command line never passes any.
+    every live one found in the records, every submitted one. With a
+    `submissions_dir` (the submissions registry), its entries join with their
+    provenance and badge, and installed estimators that are neither built in
+    nor in the registry are left out (a note says which). `submissions` are
+    ad hoc estimates files. `known_run_ids`: every run of the results folder,
+    before --min-tier filtered some out (what an estimates file may name).
+    `extra_columns` lets the speed benchmark add synthetic answers without
+    writing millions of estimate rows; the command line never passes any.
     """
     from joulebench.scoring import submission as submission_files
+    from joulebench.scoring import submissions as registry_module
     from joulebench.estimators import registry
 
     if boundary is not None and boundary not in BOUNDARIES:
@@ -107,8 +136,17 @@ def score_records(
 
     registered = {info.id: info for info in registry.list_estimators()}
     live_ids = {e.estimator_id for r in records for e in r.live_estimates}
+    plan = None
+    if submissions_dir is not None:
+        folder = registry_module.read_registry(Path(submissions_dir))
+        plan = registry_module.plan(folder, records, registered, live_ids,
+                                    known_run_ids if known_run_ids is not None else {r.run_id for r in records}, docker)
+        # Installed estimators that are neither built in nor entered through the registry are not scored.
+        registered = {eid: info for eid, info in registered.items() if info.source == "builtin" or eid in plan.ids()}
     reserved = {eid: "a registered estimator's id" for eid in registered}
     reserved.update({eid: "the id of a live estimator in the run records" for eid in live_ids})
+    if plan is not None:
+        reserved.update({eid: "the id of an entry of the submissions registry" for eid in plan.ids()})
     all_run_ids = {r.run_id for r in records}
     submitted: list[Estimate] = []
     first_file: dict[tuple, Path] = {}
@@ -130,11 +168,12 @@ def score_records(
             raise InputError(f"no runs from site {site!r} in {where}; sites are: {', '.join(sites)}")
 
     submitted_ids = {e.estimator_id for e in submitted}
-    problems: list[str] = []
+    problems: list[str] = list(plan.notes) if plan is not None else []
     unavailable: list[ScoredEstimator] = []
     static_ids: list[str] = []
+    plan_ids = plan.ids() if plan is not None else set()
     if estimator_ids:
-        choices = sorted(set(registered) | live_ids | submitted_ids)
+        choices = sorted(set(registered) | live_ids | submitted_ids | plan_ids)
         for eid in estimator_ids:
             if eid not in choices:
                 raise registry.unknown_estimator(eid, choices)
@@ -148,6 +187,11 @@ def score_records(
     else:
         wanted = None
         static_ids, unavailable = default_static_selection(registered.values())
+    if plan is not None:
+        # A submission that cannot run here is listed once, by the registry, with its badge and reason.
+        static_ids = [eid for eid in static_ids if eid not in plan_ids or eid in plan.static_ids]
+        unavailable = [u for u in unavailable if u.id not in plan_ids]
+        unavailable += [u for u in plan.unavailable if wanted is None or u.id in wanted]
 
     table = RunTable.from_records(records)
     statics = [registry.create_static(eid) for eid in static_ids]
@@ -155,10 +199,12 @@ def score_records(
     columns = static_columns(table, facts, statics, problems)
     columns += [c for c in live_columns(table, records) if wanted is None or c.id in wanted]
     columns += [c for c in submission_columns(table, submitted) if wanted is None or c.id in wanted]
+    if plan is not None:
+        columns += [c for c in registry_module.columns_of_plan(table, plan) if wanted is None or c.id in wanted]
     columns += list(extra_columns)
     for eid in estimator_ids or ():
         info = registered.get(eid)
-        if info is not None and info.kind == "live" and eid not in live_ids:
+        if info is not None and info.kind == "live" and eid not in live_ids and eid not in plan_ids:
             columns.append(EstimatorColumn(eid, info.version, "live", tuple(info.boundaries), {}))
 
     filters = {**(filters or {}), **{k: v for k, v in (("site", site), ("boundary", boundary)) if v is not None}}
@@ -169,6 +215,13 @@ def score_records(
         # study's older version of the same tool is described by its provenance instead.
         if info is not None and info.available and (column.source == "static" or column.version == info.version):
             descriptions[column.key] = _description(registry.get_class(column.id))
+    provenance = {}
+    if plan is not None:
+        scored_boundaries = [boundary] if boundary else BOUNDARIES
+        provenance = registry_module.finish(plan, columns, records, table, scored_boundaries, resamples, seed, problems)
+        for column in columns:
+            if column.id in plan_ids and column.key not in descriptions:
+                descriptions[column.key] = registry_module.manifest_of(plan, column.id).description.strip()
     summary = summarize(
         table,
         records,
@@ -180,6 +233,7 @@ def score_records(
         problems=problems,
         filters=filters,
         descriptions=descriptions,
+        provenance=provenance,
     )
     if trust is not None:
         summary = summary.model_copy(update={"trust": trust.summary})

@@ -80,10 +80,12 @@ def summarize(
     problems: Sequence[str] = (),
     filters: dict[str, str] | None = None,
     descriptions: dict[str, str] | None = None,
+    provenance: dict | None = None,
 ) -> ScoreSummary:
     """The summary of `columns` scored on `table`: scores, comparisons and the per-run answers behind them.
 
-    `descriptions` maps "id@version" to what the estimator is (its docstring).
+    `descriptions` maps "id@version" to what the estimator is (its docstring);
+    `provenance` maps a submitted estimator's id to its SubmissionProvenance.
     """
     scores, comparisons = score_table(table, columns, boundaries, resamples, seed)
     where = {b: i for i, b in enumerate(BOUNDARIES)}
@@ -95,11 +97,13 @@ def summarize(
     if table.zero_truth:
         notes.append(f"truth of 0 J (no relative error exists) not scored: {', '.join(table.zero_truth[:20])}")
     descriptions = descriptions or {}
+    provenance = provenance or {}
     estimators = [
         ScoredEstimator(id=c.id, version=c.version, source=c.source, boundaries=list(c.boundaries), failures=c.failures,
-                        description=descriptions.get(c.key, ""))
+                        description=descriptions.get(c.key, ""), submission=provenance.get(c.id))
         for c in columns
-    ] + list(unavailable)
+    ] + [u if u.submission is not None or u.id not in provenance else u.model_copy(update={"submission": provenance[u.id]})
+         for u in unavailable]
     return ScoreSummary(
         suite_version=SUITE_VERSION,
         settings=settings(resamples, seed),
