@@ -27,7 +27,7 @@ def test_catalog_files_and_older_records_serialise_without_the_new_fields():
         assert not NEW_KEYS & _keys(json.loads(spec.model_dump_json())), spec.id
     for profile in catalog.load_profiles():
         assert not NEW_KEYS & _keys(json.loads(profile.model_dump_json())), profile.id
-    record = make_record("w1", truth={"gpu": 1.0, "node": 2.0})
+    record = make_record("w1", truth={"gpu": 1.0, "node": 2.0}, truth_bound_pct=None)  # as before issue 11
     text = record.model_dump_json(indent=1)
     assert not NEW_KEYS & _keys(json.loads(text))
     assert RunRecord.model_validate_json(text).model_dump_json(indent=1) == text

@@ -130,7 +130,11 @@ def test_index_ranks_with_the_scorers_numbers(site):
     assert f">{ODD}</a>" in gpu[2] and "<strong>50.0</strong>" in gpu[2] and "+50.0" in gpu[2]
     assert "100.0% <span" in gpu[0] and "(18/18)" in gpu[0]
     node = _ranking_rows(index, "node")
-    assert "codecarbon</a>" in node[0] and "<strong>29.4</strong>" in node[0]  # 1.2 / 1.7 - 1 = -29.4%
+    (codecarbon,) = [row for row in node if "codecarbon</a>" in row]
+    assert "<strong>29.4</strong>" in codecarbon  # 1.2 / 1.7 - 1 = -29.4%
+    # Every estimator is scored at node on the total it reports: those with only a GPU figure too.
+    (odd,) = [row for row in node if f">{ODD}</a>" in row]
+    assert "total of its gpu figure" in odd
     # cpu and dram have no meter in these runs: said, not scored.
     assert 'id="ranking-cpu"' not in index
     assert "No metered truth at this boundary" in index
@@ -467,7 +471,8 @@ def test_pages_in_headless_chromium(site, browser, tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
     browser.open(chosen["index"].as_uri())
-    assert browser.evaluate("document.querySelectorAll('table.ranking tbody tr').length") == 8  # 6 gpu + 2 node
+    # 6 gpu; at node the 2 live estimators with a node figure and the 4 others on the total they report.
+    assert browser.evaluate("document.querySelectorAll('table.ranking tbody tr').length") == 12
     first = "document.querySelector('#ranking-gpu tbody tr td:nth-child(2) a').textContent"
     assert browser.evaluate(first) == "codecarbon-twin"
     # The optional sorter: MAPE descending puts the worst first.
@@ -477,4 +482,5 @@ def test_pages_in_headless_chromium(site, browser, tmp_path):
 
     browser.open(chosen["estimator"].as_uri())
     assert browser.evaluate("document.querySelector('h1').textContent").startswith(ODD)
-    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 2
+    # gpu, and node on the total it reports: a scatter and a histogram each
+    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 4

@@ -68,7 +68,7 @@ def write_submission(root: Path, folder: str, data: dict, files: dict[str, str] 
 def world(tmp_path):
     """results/ and submissions/ side by side, as in a checkout; one valid estimates submission at 1.1x."""
     recs = records()
-    write_records(tmp_path / "results", recs)
+    runs = write_records(tmp_path / "results", recs)
     subs = tmp_path / "submissions"
     rows = [("tenpct", "0.2", r.run_id, "gpu", r.truth_j("gpu") * 1.1) for r in recs]
     write_submission(subs, "tenpct", manifest("tenpct"), {"estimates.csv": estimates_csv(rows)})
@@ -337,7 +337,7 @@ def test_an_installed_package_is_run_by_the_scorer_and_reproduced(world, tmp_pat
     (entry,) = [e for e in summary.estimators if e.id == "quarter-tdp"]
     assert entry.available and entry.source == "static" and entry.submission.badge == "reproduced"
     assert "ran quarter-plugin 0.1" in entry.submission.badge_reason
-    (score,) = [s for s in summary.scores if s.estimator_id == "quarter-tdp" and s.slice == "all"]
+    (score,) = [s for s in summary.scores if s.estimator_id == "quarter-tdp" and s.slice == "all" and s.boundary == "gpu"]
     assert score.n == len(recs) and score.rank is not None
     assert report.problems == [] and report.badge == "reproduced"
     assert report.coverage == [("gpu", len(recs), len(recs), [])]

@@ -28,6 +28,7 @@ from joulebench.formats import (
     RunRecord,
     WorkloadSpec,
     make_run_id,
+    TruthUncertainty,
 )
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -146,8 +147,13 @@ def make_record(
     flops_per_iteration: float | None = None,
     track: str = "test-v1",
     provenance: Provenance | None = None,
+    truth_bound_pct: float | None = 1.0,
 ) -> RunRecord:
-    """A valid RunRecord; `truth` maps boundary -> joules for the primary meters of this test run."""
+    """A valid RunRecord; `truth` maps boundary -> joules for the primary meters of this test run.
+
+    Its truth states a 1% uncertainty bound (inside the headline's) unless
+    `truth_bound_pct` says otherwise (None: no bound stated).
+    """
     spec = workload or make_workload(
         workload_id, domain=domain, task=task, params=params, flops_per_iteration=flops_per_iteration, track=track
     )
@@ -163,6 +169,8 @@ def make_record(
             update_period_s=0.1,
             energy_j=joules,
             mean_power_w=joules / duration_s,
+            uncertainty=None if truth_bound_pct is None else TruthUncertainty(
+                bound_pct=truth_bound_pct, covers_meter_accuracy=True, basis="a test double's stated bound"),
         )
         for boundary, joules in (truth or {}).items()
     ]

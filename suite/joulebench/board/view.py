@@ -140,6 +140,7 @@ class Column:
     description: str
     values: dict[str, np.ndarray]
     submission: Any = None
+    node_total_of: tuple[str, ...] = ()  # it gives no node figure: scored at node on the sum of these
 
 
 def columns_of(summary: ScoreSummary, n: int) -> list[Column]:
@@ -148,7 +149,7 @@ def columns_of(summary: ScoreSummary, n: int) -> list[Column]:
         answers[f"{a.estimator_id}@{a.estimator_version}"][a.boundary] = _array(a.energy_j, n)
     return [
         Column(f"{e.id}@{e.version}", e.id, e.version, e.source, tuple(e.boundaries), e.failures, e.description,
-               answers.get(f"{e.id}@{e.version}", {}), e.submission)
+               answers.get(f"{e.id}@{e.version}", {}), e.submission, tuple(e.node_total_of))
         for e in summary.estimators
         if e.available
     ]
@@ -172,6 +173,7 @@ class EstimatorRef:
     href: str  # relative to the site root
     badge: str = ""  # a submission's badge: reproduced, self-reported, not-reproduced
     in_sample: int = 0  # scored runs that are in the data it was fitted on
+    node_total_of: tuple[str, ...] = ()  # scored at node on the total of these boundaries' figures
 
 
 @dataclass
@@ -199,9 +201,11 @@ class RankRow:
 class BoundaryView:
     name: str
     text: str
-    n_truth: int
+    n_truth: int  # runs metered here whose truth is within the headline's bound
     rows: list[RankRow]  # one per estimator claiming the boundary, in ranking order
     sites: list[SiteRef]  # where this boundary's truth comes from
+    n_metered: int = 0  # every run metered here, the ones scored apart included
+    apart: list[RankRow] = field(default_factory=list)  # scores on the runs whose truth is looser or states no bound
 
 
 @dataclass
@@ -316,6 +320,7 @@ class SiteView:
     detected: list[list[tuple[str, str]]]
     checks: list[str]
     meters: list[tuple[str, str, str, str, str, int]]  # role, boundary, meter, method, update period, runs
+    uncertainty: list[UncertaintyRow]
     missing: list[tuple[str, str, int]]
     environments: list[tuple[str, int]]
     provenance: list[dict[str, Any]]
@@ -554,7 +559,8 @@ def aggregate(inputs: Inputs, summary: ScoreSummary | None, previous: ScoreSumma
         docs = {c.id: (*_description_html(c.description), c.source) for c in columns if c.description}
         refs = {c.key: EstimatorRef(c.key, c.id, c.version, c.source, f"estimators/{slug(c.key)}.html",
                                     c.submission.badge if c.submission is not None else "",
-                                    max((f.n_runs for f in c.submission.fitted_on), default=0) if c.submission else 0)
+                                    max((f.n_runs for f in c.submission.fitted_on), default=0) if c.submission else 0,
+                                    c.node_total_of)
                 for c in columns}
         matrices = {b: _ErrorMatrix(table, columns, b) for b in BOUNDARIES}
         wl = [workload_refs[k] for k in table.workloads]
@@ -633,10 +639,13 @@ def _run_row(r: RunRecord, site_refs, workload_refs, tier: str = "uncertified", 
 
 def _boundary_views(summary, refs, table, site_refs) -> list[BoundaryView]:
     rows_by_boundary: dict[str, list[RankRow]] = defaultdict(list)
+    apart_by_boundary: dict[str, list[RankRow]] = defaultdict(list)
     for s in summary.scores:
         if s.slice == "all":
             rows_by_boundary[s.boundary].append(RankRow(s, refs[f"{s.estimator_id}@{s.estimator_version}"]))
-    for rows in rows_by_boundary.values():
+        elif s.slice == "truth" and s.n > 0:
+            apart_by_boundary[s.boundary].append(RankRow(s, refs[f"{s.estimator_id}@{s.estimator_version}"]))
+    for rows in [*rows_by_boundary.values(), *apart_by_boundary.values()]:
         # The scorer's ranking order, (MAPE, id@version), so a '=' row always follows the row it ties with.
         rows.sort(key=lambda row: (row.score.rank is None, row.score.mape_pct if row.score.mape_pct is not None
                                    else math.inf, row.estimator.key))
@@ -644,9 +653,11 @@ def _boundary_views(summary, refs, table, site_refs) -> list[BoundaryView]:
     for b in BOUNDARIES:
         metered = ~np.isnan(table.truth[b]) if b in table.truth else np.zeros(table.n, dtype=bool)
         truth_sites = sorted(set(table.sites[metered].tolist()))
+        headline = summary.runs.headline_truth_runs
         views.append(BoundaryView(
-            name=b, text=BOUNDARY_TEXT[b], n_truth=summary.runs.truth_runs.get(b, 0), rows=rows_by_boundary[b],
-            sites=[site_refs[s] for s in truth_sites],
+            name=b, text=BOUNDARY_TEXT[b], rows=rows_by_boundary[b], sites=[site_refs[s] for s in truth_sites],
+            n_truth=(headline or summary.runs.truth_runs).get(b, 0), n_metered=summary.runs.truth_runs.get(b, 0),
+            apart=apart_by_boundary[b],
         ))  # fmt: skip
     return views
 
@@ -790,6 +801,32 @@ def _energy_group(boundary: str, rows: list[RunRow]) -> EnergyGroup:
     return EnergyGroup(rows[0].site, rows[0].profile_id, len(rows), mean, cv, share)
 
 
+@dataclass
+class UncertaintyRow:
+    """How good one meter's truth is on a site's runs: the spread of the stated bounds, and what they are made of."""
+
+    role: str
+    boundary: str
+    meter_id: str
+    n: int
+    low_pct: float
+    median_pct: float
+    high_pct: float
+    covers_meter_accuracy: bool
+    within_bound: int  # runs whose bound is within the headline's
+    basis: str  # an example, from the run with the median bound
+
+
+def _uncertainty_row(key: tuple, found: list) -> UncertaintyRow:
+    from joulebench.scoring import TRUTH_BOUND_PCT
+
+    ordered = sorted(found, key=lambda u: u.bound_pct)
+    middle = ordered[len(ordered) // 2]
+    return UncertaintyRow(*key, n=len(ordered), low_pct=ordered[0].bound_pct, median_pct=middle.bound_pct,
+                          high_pct=ordered[-1].bound_pct, covers_meter_accuracy=all(u.covers_meter_accuracy for u in ordered),
+                          within_bound=sum(u.bound_pct <= TRUTH_BOUND_PCT for u in ordered), basis=middle.basis)
+
+
 def _site_views(inputs: Inputs, site_refs, run_rows) -> list[SiteView]:
     by_site: dict[str, list[RunRecord]] = defaultdict(list)
     for r in inputs.records:
@@ -802,11 +839,15 @@ def _site_views(inputs: Inputs, site_refs, run_rows) -> list[SiteView]:
         checks = sorted({f"{r.hardware_check.profile_id}: error: {e}" for r in recs for e in r.hardware_check.errors}
                         | {f"{r.hardware_check.profile_id}: warning: {w}" for r in recs for w in r.hardware_check.warnings})
         meters: Counter = Counter()
+        bounds: dict[tuple, list] = defaultdict(list)
         for r in recs:
             for role, entries in (("primary", r.energy), ("cross-check", r.cross_checks)):
                 for e in entries:
                     resolution = f", resolution {e.resolution_j:g} J" if e.resolution_j else ""
-                    meters[(role, e.boundary, e.meter_id, e.method, f"{e.update_period_s:g} s{resolution}")] += 1
+                    key = (role, e.boundary, e.meter_id, e.method, f"{e.update_period_s:g} s{resolution}")
+                    meters[key] += 1
+                    if e.uncertainty is not None:
+                        bounds[(role, e.boundary, e.meter_id)].append(e.uncertainty)
         missing = Counter((m.boundary, m.reason) for r in recs for m in r.missing_boundaries)
         envs = Counter(_environment_line(r.environment) for r in recs)
         provenance: dict[tuple, dict[str, Any]] = {}
@@ -816,7 +857,7 @@ def _site_views(inputs: Inputs, site_refs, run_rows) -> list[SiteView]:
                 continue
             entry = provenance.setdefault((p.source, p.citation, p.repository, p.commit, p.note), {
                 "source": p.source, "citation": p.citation, "repository": p.repository, "commit": p.commit,
-                "note": p.note, "files": set(), "runs": 0,
+                "note": p.note, "files": set(), "runs": 0, "license": p.license, "notice": p.notice,
             })  # fmt: skip
             entry["files"].update(p.files)
             entry["runs"] += 1
@@ -829,6 +870,8 @@ def _site_views(inputs: Inputs, site_refs, run_rows) -> list[SiteView]:
             detected=[_kv_detected(h) for _, h in sorted(detected.items())],
             checks=checks,
             meters=[(*k, n) for k, n in sorted(meters.items(), key=lambda kv: (kv[0][0] != "primary", BOUNDARIES.index(kv[0][1]), kv[0][2:]))],
+            uncertainty=[_uncertainty_row(key, found) for key, found in sorted(
+                bounds.items(), key=lambda kv: (kv[0][0] != "primary", BOUNDARIES.index(kv[0][1]), kv[0][2]))],
             missing=[(b, reason, n) for (b, reason), n in sorted(missing.items())],
             environments=sorted(envs.items()),
             provenance=[provenance[k] for k in sorted(provenance, key=lambda k: tuple(str(x) for x in k))],

@@ -100,6 +100,11 @@ class ScoredEstimator(Strict):
     # without submissions reads and prints as before.
     submission: SubmissionProvenance | None = Field(default=None, exclude_if=omit_none,
                                                     description="set for an entry of submissions/")
+    node_total_of: list[Boundary] = Field(
+        default_factory=list, exclude_if=lambda v: not v,
+        description="it gives no node figure: its node scores are of the sum of these boundaries' figures, "
+                    "the total it reports",
+    )
 
 
 class Comparison(Strict):
@@ -125,6 +130,11 @@ class ScoringSettings(Strict):
     resampling_unit: Literal["workload"] = "workload"
     ci_method: str
     tie_rule: str
+    truth_bound_pct: float | None = Field(
+        default=None, exclude_if=omit_none,
+        description="the headline counts only runs whose truth states an uncertainty bound of at most this; "
+                    "the others are scored apart (slice 'truth')",
+    )
 
 
 class RunsOverview(Strict):
@@ -133,6 +143,9 @@ class RunsOverview(Strict):
     sites: list[str]
     profiles: list[str]
     truth_runs: dict[str, int] = Field(description="runs with metered truth, per boundary")
+    headline_truth_runs: dict[str, int] | None = Field(
+        default=None, exclude_if=omit_none, description="of those, runs whose truth is within the headline's bound"
+    )
     run_ids_sha256: str = Field(description="sha256 of the sorted run ids scored")
     filters: dict[str, str] = Field(default_factory=dict)
 
@@ -156,6 +169,8 @@ class PerRun(Strict):
     run_ids: list[str]
     truth_j: dict[Boundary, list[float | None]]
     answers: list[EstimatorAnswers]
+    # The truth's stated uncertainty bound in % per run (null: not stated); within the bound: the headline.
+    truth_bound_pct: dict[Boundary, list[float | None]] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
 
 class UncertifiedRun(Strict):

@@ -38,7 +38,9 @@ TIERS: tuple[str, ...] = get_args(Tier)  # best first
 CheckStatus = Literal["pass", "fail", "skip", "info"]
 CHECK_STATUSES: tuple[str, ...] = get_args(CheckStatus)
 
-SliceDimension = Literal["all", "domain", "task", "size", "profile", "site"]
+# "all" is the headline: only runs whose truth is within the stated bound (scoring.table.TRUTH_BOUND_PCT);
+# "truth" shows the other runs apart. "profile" is the hardware system, "study" the source of the truth.
+SliceDimension = Literal["all", "domain", "task", "size", "profile", "site", "study", "nodes", "parallel", "truth"]
 SLICE_DIMENSIONS: tuple[str, ...] = get_args(SliceDimension)
 EstimatorSource = Literal["static", "live", "submission"]
 EstimatorKind = Literal["static", "live"]

@@ -48,7 +48,7 @@ from joulebench.scoring.summary import (
     settings,
     summarize,
 )
-from joulebench.scoring.table import EstimatorColumn, RunTable, size_label
+from joulebench.scoring.table import TRUTH_BOUND_PCT, EstimatorColumn, RunTable, size_label
 
 __all__ = [
     "CONFIDENCE",
@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_SEED",
     "METRICS",
     "SCORE_CSV_COLUMNS",
+    "TRUTH_BOUND_PCT",
     "EstimatorColumn",
     "RunTable",
     "default_registry",

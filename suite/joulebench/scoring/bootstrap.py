@@ -109,12 +109,19 @@ class _Slice:
     counts: np.ndarray  # resamples x workloads
 
 
-def _slices(table: RunTable, resamples: int, seed: int) -> Iterable[_Slice]:
-    for dimension in SLICE_DIMENSIONS:
+# Shown only where they tell runs apart: one study, one node count or one layout everywhere adds nothing to "all".
+ONLY_WHERE_THEY_DIFFER = {"study", "nodes", "parallel"}
+
+
+def _slices(table: RunTable, resamples: int, seed: int, dimensions: Sequence[str]) -> Iterable[_Slice]:
+    for dimension in dimensions:
         labels = np.full(table.n, "all", dtype=object) if dimension == "all" else table.labels.get(dimension)
         if labels is None:
             continue
-        for value in sorted(set(labels.tolist())):
+        values = sorted(set(labels.tolist()))
+        if dimension in ONLY_WHERE_THEY_DIFFER and len(values) < 2:
+            continue
+        for value in values:
             index = np.arange(table.n) if dimension == "all" else np.flatnonzero(labels == value)
             clusters = table.workload_index[index]
             starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]])
@@ -157,6 +164,7 @@ def score_table(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     confidence: float = CONFIDENCE,
+    dimensions: Sequence[str] = SLICE_DIMENSIONS,
 ) -> tuple[list[Score], list[Comparison]]:
     """Every metric for every estimator x claimed boundary x slice, and the paired comparisons behind the ranking."""
     if resamples < 1:
@@ -167,7 +175,7 @@ def score_table(
     if not prepared or table.n == 0:
         return scores, comparisons
     with _one_blas_thread():
-        _score_slices(table, prepared, resamples, seed, confidence, scores, comparisons)
+        _score_slices(table, prepared, resamples, seed, confidence, dimensions, scores, comparisons)
     return scores, comparisons
 
 
@@ -186,8 +194,8 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _score_slices(table, prepared, resamples, seed, confidence, scores, comparisons) -> None:
-    for piece in _slices(table, resamples, seed):
+def _score_slices(table, prepared, resamples, seed, confidence, dimensions, scores, comparisons) -> None:
+    for piece in _slices(table, resamples, seed, dimensions):
         blocks = [_Block(boundary, prep, piece) for boundary, prep in prepared.items()]
         # One matrix product per slice: every boundary's cluster sums against the same workload draws.
         stacked = np.vstack([m for block in blocks for m in block.sums()])

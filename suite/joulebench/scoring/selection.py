@@ -17,7 +17,14 @@ from joulebench.errors import InputError
 from joulebench.formats import BOUNDARIES, TIERS, Estimate, RunFacts, RunRecord, ScoredEstimator, ScoreSummary
 from joulebench.records import load_records
 from joulebench.scoring.summary import DEFAULT_RESAMPLES, DEFAULT_SEED, summarize
-from joulebench.scoring.table import EstimatorColumn, RunTable, live_columns, static_columns, submission_columns
+from joulebench.scoring.table import (
+    EstimatorColumn,
+    RunTable,
+    live_columns,
+    static_columns,
+    submission_columns,
+    with_node_total,
+)
 
 
 def default_static_selection(infos: Iterable) -> tuple[list[str], list[ScoredEstimator]]:
@@ -202,6 +209,7 @@ def score_records(
     if plan is not None:
         columns += [c for c in registry_module.columns_of_plan(table, plan) if wanted is None or c.id in wanted]
     columns += list(extra_columns)
+    columns = [with_node_total(c, table) for c in columns]
     for eid in estimator_ids or ():
         info = registered.get(eid)
         if info is not None and info.kind == "live" and eid not in live_ids and eid not in plan_ids:

@@ -25,7 +25,7 @@ from joulebench.formats import (
     ScoringSettings,
 )
 from joulebench.scoring.bootstrap import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, score_table
-from joulebench.scoring.table import EstimatorColumn, RunTable
+from joulebench.scoring.table import BEYOND_BOUND, TRUTH_BOUND_PCT, EstimatorColumn, RunTable
 
 METRICS = [
     MetricInfo(name="n", display="n", unit="runs", lower_is_better=None, description="runs with both metered truth and an estimate"),
@@ -52,6 +52,8 @@ def _overview(table: RunTable, records: Sequence[RunRecord], filters: dict[str, 
         sites=sorted({r.site for r in records}),
         profiles=sorted({r.profile.id for r in records}),
         truth_runs={b: int((~np.isnan(table.truth[b])).sum()) if b in table.truth else 0 for b in BOUNDARIES},
+        headline_truth_runs={b: int((~np.isnan(table.truth[b]) & table.truth_within_bound(b)).sum()) if b in table.truth
+                             else 0 for b in BOUNDARIES},
         run_ids_sha256=digest,
         filters=filters,
     )
@@ -63,6 +65,7 @@ def settings(resamples: int, seed: int, confidence: float = CONFIDENCE) -> Scori
         confidence=confidence,
         seed=seed,
         ci_method="percentile bootstrap over workloads (ratio of resampled sums), widened to include the point estimate",
+        truth_bound_pct=TRUTH_BOUND_PCT,
         tie_rule="neighbours by MAPE are tied when the paired bootstrap CI of their MAPE difference on common runs "
         "contains 0, or they share fewer than 2 workloads",
     )
@@ -87,7 +90,16 @@ def summarize(
     `descriptions` maps "id@version" to what the estimator is (its docstring);
     `provenance` maps a submitted estimator's id to its SubmissionProvenance.
     """
-    scores, comparisons = score_table(table, columns, boundaries, resamples, seed)
+    # The headline (slice "all" and every other slice) counts only truth within the stated bound;
+    # the runs whose truth is looser or states no bound are scored apart, as slice "truth".
+    headline, apart = table.split_by_truth_bound()
+    scores, comparisons = score_table(headline, columns, boundaries, resamples, seed,
+                                      dimensions=[d for d in SLICE_DIMENSIONS if d != "truth"])
+    apart_scores, apart_comparisons = score_table(apart, columns, boundaries, resamples, seed, dimensions=["all"])
+    scores += [s.model_copy(update={"slice": "truth", "slice_value": BEYOND_BOUND})
+               for s in apart_scores if s.n_truth > 0]
+    comparisons += [c.model_copy(update={"slice": "truth", "slice_value": BEYOND_BOUND})
+                    for c in apart_comparisons if c.n_common > 0]
     where = {b: i for i, b in enumerate(BOUNDARIES)}
     dims = {d: i for i, d in enumerate(SLICE_DIMENSIONS)}
     # Within a rank, the ranking's own order (MAPE, then id): a tied row stays under the row it ties with.
@@ -100,7 +112,8 @@ def summarize(
     provenance = provenance or {}
     estimators = [
         ScoredEstimator(id=c.id, version=c.version, source=c.source, boundaries=list(c.boundaries), failures=c.failures,
-                        description=descriptions.get(c.key, ""), submission=provenance.get(c.id))
+                        description=descriptions.get(c.key, ""), submission=provenance.get(c.id),
+                        node_total_of=list(c.node_total_of))
         for c in columns
     ] + [u if u.submission is not None or u.id not in provenance else u.model_copy(update={"submission": provenance[u.id]})
          for u in unavailable]
@@ -131,7 +144,8 @@ def per_run(table: RunTable, columns: Sequence[EstimatorColumn], boundaries: Seq
         if b in boundaries and b in c.values
     ]
     truth = {b: _listed(table.truth[b]) for b in BOUNDARIES if b in boundaries and b in table.truth}
-    return PerRun.model_construct(run_ids=list(table.run_ids), truth_j=truth, answers=answers)
+    bounds = {b: _listed(table.truth_bound_pct[b]) for b in truth if b in table.truth_bound_pct}
+    return PerRun.model_construct(run_ids=list(table.run_ids), truth_j=truth, answers=answers, truth_bound_pct=bounds)
 
 
 SCORE_CSV_COLUMNS = [
