@@ -164,3 +164,22 @@ def test_what_cannot_run_is_refused_before_anything_starts(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert re.search(expected, err), err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_a_failure_every_rank_meets_is_reported_once_and_nothing_is_written(tmp_path, synthetic_node, capfd):
+    """A damaged record where a window would go: global rank 0 finds it, every rank stops, one message, exit 2."""
+    from joulebench.formats import make_run_id
+    from joulebench.records import record_path
+
+    out = tmp_path / "results"
+    [spec] = catalog.select_workloads("smoke-multi", ["llama_tiny_tp2_prefill"])
+    damaged = record_path(out, "ci-local", make_run_id("ci-local", spec, 1))
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text("{not a record")
+    code = main(_run_args(out, "--nproc-per-node", "2", "--repeats", "1", "--only", "llama_tiny_tp2_prefill"))
+    err = capfd.readouterr().err
+    assert code == 2, err
+    assert err.count("joulebench: error:") == 1 and damaged.name in err, err
+    assert "Traceback" not in err and "ChildFailedError" not in err
+    assert [p.name for p in damaged.parent.iterdir()] == [damaged.name]
+    assert damaged.read_text() == "{not a record"

@@ -210,6 +210,7 @@ def _run_ranks(args, env, profile, specs: list[WorkloadSpec], out_dir: Path) -> 
         scheduler=_scheduler,
     )
     if env.rank != 0:
+        _quiet()
         run_distributed(chosen, run, env)
         return 0
     for line in skipped:
@@ -218,6 +219,15 @@ def _run_ranks(args, env, profile, specs: list[WorkloadSpec], out_dir: Path) -> 
     summary = _with_summary(total, lambda observer: run_distributed(chosen, run, env, observer))
     summary.report(out_dir / args.site)
     return 0
+
+
+def _quiet() -> None:
+    """Ranks other than global rank 0 keep the libraries' warnings to themselves: rank 0 shows the same ones."""
+    import os
+    import warnings
+
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is first imported
 
 
 def _run_in_container(args, out_dir: Path) -> int:
@@ -303,7 +313,9 @@ def _with_summary(total_windows: int, body) -> RunSummary:
 
 def register(subparsers) -> None:
     run = subparsers.add_parser("run", help="run workloads and write metered run records")
-    run.add_argument("--track", required=True, help="gpu-v1, cpu-v1 or smoke (joulebench workloads list)")
+    run.add_argument("--track", required=True,
+                     help="gpu-v1, cpu-v1 or smoke; gpu-v1-multi and smoke-multi run on several ranks "
+                          "(--nproc-per-node, or under torchrun) (joulebench workloads list)")
     run.add_argument("--profile", required=True, help="the declared hardware profile id (joulebench profiles list)")
     run.add_argument("--site", required=True, type=identifier, help="your site's id (lowercase, e.g. acme-h100-01)")
     run.add_argument("--only", action="append", metavar="ID", type=identifier, help="run only this workload (repeatable)")

@@ -373,13 +373,17 @@ def _broadcast(group, value: Any) -> Any:
     return box[0]
 
 
-def _open_owner_meters(run: DistributedRun, environ: Mapping[str, str], node: _Node) -> MeterSet:
-    meters = run.open_meters(torchrun.owner_environ(environ, node.gpu_uuids))
+def open_owner_meters(open_meters: Callable[[Mapping[str, str]], MeterSet], environ: Mapping[str, str], node: str,
+                      gpu_uuids: Sequence[str]) -> MeterSet:
+    """A node's meters for its owner: discovered with exactly the node's ranks' GPUs visible, and refused where
+    the GPU meter does not see each of them (it would meter other boards, or fewer than the ranks use)."""
+    meters = open_meters(torchrun.owner_environ(environ, gpu_uuids))
     gpu = next((m for m in meters.primary if m.boundary == "gpu"), None)
-    if gpu is not None and node.gpu_uuids and len(gpu.per_device_energy_j()) != len(node.gpu_uuids):
+    seen = len(gpu.per_device_energy_j()) if gpu is not None else 0
+    if gpu is not None and seen != len(set(gpu_uuids)):
         meters.close()
-        raise NoMeterError(f"node {node.name}: the GPU meter sees {len(gpu.per_device_energy_j())} GPU(s), the node's "
-                           f"ranks use {len(node.gpu_uuids)}: it must meter exactly those")
+        raise NoMeterError(f"node {node}: the GPU meter {gpu.id} sees {seen} GPU(s), and the node's ranks use "
+                           f"{len(set(gpu_uuids))}: the owner must meter exactly those")
     return meters
 
 
@@ -468,7 +472,8 @@ class _Session:
                                             f"{listed}\nChoose the profile that describes one node (joulebench profiles list).")
 
         agree(group, refuse_mismatch)
-        self.meters = agree(group, lambda: _open_owner_meters(self.run, self.environ, self.node) if self.owner else None)
+        self.meters = agree(group, lambda: open_owner_meters(self.run.open_meters, self.environ, self.node.name,
+                                                                 self.node.gpu_uuids) if self.owner else None)
         missing = torchrun.gather_to_rank0(group, [m.model_dump() for m in self.meters.missing] if self.owner else None)
         def leader_context():
             if not self.leader:
