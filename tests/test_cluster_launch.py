@@ -89,13 +89,17 @@ def test_launch_submit_refuses_an_edited_script(tmp_path, monkeypatch, capsys):
     assert launch.load_manifest(folder / "manifest.json").jobs[0].job_id == "7"
 
 
-def test_a_multi_rank_track_is_not_submitted_until_the_runner_has_a_distributed_window(tmp_path, capsys):
-    assert not launch.DISTRIBUTED_RUN_AVAILABLE
+def test_a_multi_rank_track_is_submitted_one_job_per_node_count(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(launch, "run_slurm", lambda argv: calls.append(argv) or f"{100 + len(calls)}\n")
     args = ["launch", "slurm", "--track", "smoke-multi", "--profile", "x86-cpu-server", "--site", "ci",
-            "--out", str(tmp_path / "r"), "--submit"]
-    assert main(args) == 2
-    assert "no distributed window yet" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists()
+            "--out", str(tmp_path / "r"), "--launch-id", "multi", "--submit"]
+    assert main(args) == 0
+    manifest = launch.load_manifest(tmp_path / "r" / "ci" / "_launch" / "multi" / "manifest.json")
+    assert [(j.nodes, j.distributed, j.job_id) for j in manifest.jobs] == [(1, True, "101"), (2, True, "102")]
+    assert [c[-1].rsplit("/", 1)[-1] for c in calls] == ["smoke-multi-1node.sbatch", "smoke-multi-2node.sbatch"]
+    script = (tmp_path / "r" / "ci" / "_launch" / "multi" / "smoke-multi-1node.sbatch").read_text()
+    assert "--nproc-per-node=\"${RANKS_PER_NODE[$SLURM_ARRAY_TASK_ID]}\"" in script and "--no-python" in script
 
 
 # --------------------------------------------------------------------------- slurm collect

@@ -1,4 +1,4 @@
-"""joulebench.cluster.torchrun: the launcher's environment, summing nodes, and real gloo edges on CPU."""
+"""joulebench.cluster.torchrun (the launcher's environment, real gloo edges on CPU) and summing nodes (measure.distributed)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from joulebench.cluster import torchrun
 from joulebench.errors import InputError
-from joulebench.formats import BoundaryEnergy, MissingBoundary, NodeEnergy
+from joulebench.formats import BoundaryEnergy, MissingBoundary, NodeEnergy, TruthUncertainty, WindowSync
+from joulebench.measure.distributed import combine_nodes, with_edge_skew
 
 SUITE = Path(__file__).resolve().parents[1] / "suite"
 
@@ -63,7 +64,7 @@ def test_nodes_are_summed_per_boundary():
     n2 = NodeEnergy(node="n2", node_rank=1, global_ranks=[2, 3],
                     energy=[_e("cpu", 100.0, idle=45.0, devices={"package-0": 100.0}),
                             _e("gpu", 800.0, meter="nvml-power:gpu", method="integrated", period=1.0)])
-    energy, missing = torchrun.combine_nodes([n1, n2], duration_s=2.0)
+    energy, missing = combine_nodes([n1, n2], duration_s=2.0)
     cpu, gpu = {e.boundary: e for e in energy}["cpu"], {e.boundary: e for e in energy}["gpu"]
     assert (cpu.energy_j, cpu.mean_power_w, cpu.idle_power_w, cpu.static_energy_j) == (300.0, 150.0, 135.0, 270.0)
     assert cpu.per_device_j == {"n1/package-0": 200.0, "n2/package-0": 100.0} and cpu.method == "counter"
@@ -76,13 +77,34 @@ def test_a_boundary_one_node_lacks_is_missing_and_names_the_node():
     n1 = NodeEnergy(node="n1", node_rank=0, global_ranks=[0], energy=[_e("cpu", 200.0), _e("dram", 20.0)])
     n2 = NodeEnergy(node="n2", node_rank=1, global_ranks=[1], energy=[_e("cpu", 100.0, idle=40.0)],
                     missing_boundaries=[MissingBoundary(boundary="dram", reason="RAPL: no dram zone")])
-    energy, missing = torchrun.combine_nodes([n1, n2], duration_s=2.0)
+    energy, missing = combine_nodes([n1, n2], duration_s=2.0)
     assert [e.boundary for e in energy] == ["cpu"]
     assert energy[0].idle_power_w is None  # n1 measured no idle power: no sum
     dram = next(m for m in missing if m.boundary == "dram")
     assert "metered on n1 but not on every node" in dram.reason and "n2: RAPL: no dram zone" in dram.reason
     with pytest.raises(ValueError, match="two nodes reported under one name"):
-        torchrun.combine_nodes([n1, n1], 1.0)
+        combine_nodes([n1, n1], 1.0)
+
+
+def _bounded(entry: BoundaryEnergy, pct: float, covers: bool = True) -> BoundaryEnergy:
+    return entry.model_copy(update={"uncertainty": TruthUncertainty(bound_pct=pct, covers_meter_accuracy=covers,
+                                                                     basis=f"{pct}% for the test")})
+
+
+def test_a_sum_over_nodes_states_its_uncertainty_widened_by_the_edge_skew():
+    n1 = NodeEnergy(node="n1", node_rank=0, global_ranks=[0], energy=[_bounded(_e("cpu", 300.0), 1.0)])
+    n2 = NodeEnergy(node="n2", node_rank=1, global_ranks=[1], energy=[_bounded(_e("cpu", 100.0), 5.0, covers=False)])
+    [cpu], _ = combine_nodes([n1, n2], duration_s=2.0)
+    # Each node at its limit, added: (300 x 1% + 100 x 5%) / 400 J = 2%.
+    assert cpu.uncertainty.bound_pct == pytest.approx(2.0) and not cpu.uncertainty.covers_meter_accuracy
+    assert "n1: 1.00% of 300.0 J" in cpu.uncertainty.basis and "n2: 5.00% of 100.0 J" in cpu.uncertainty.basis
+    wider = with_edge_skew(cpu, WindowSync(start_skew_s=0.004, end_skew_s=0.006), duration_s=2.0)
+    assert wider.uncertainty.bound_pct == pytest.approx(2.5)  # + 10 ms of 2 s
+    assert "edge skew (4.00 ms at the start, 6.00 ms at the end)" in wider.uncertainty.basis
+    [one], _ = combine_nodes([n1], duration_s=2.0)
+    assert one.uncertainty == n1.energy[0].uncertainty  # one node: its own bound
+    unbounded = NodeEnergy(node="n3", node_rank=1, global_ranks=[1], energy=[_e("cpu", 100.0)])
+    assert combine_nodes([n1, unbounded], duration_s=2.0)[0][0].uncertainty is None
 
 
 def test_edge_skew_is_the_spread_of_barrier_exits():

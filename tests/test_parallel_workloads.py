@@ -51,6 +51,14 @@ def test_the_ddp_ladder_runs_gpu_v1s_llama_1b3_train_on_every_rank():
 def test_smoke_multi_is_gloo_on_cpu_with_two_ranks_on_one_node_and_on_two():
     assert {(s.parallel.nodes, s.parallel.ranks_per_node) for s in SMOKE_MULTI} == {(1, 2), (2, 1)}
     assert all(s.parallel.backend == "gloo" and s.world_size == 2 and s.dtype == "float32" for s in SMOKE_MULTI)
+    # Every strategy gpu-v1-multi uses runs for real in CI, on one node; FSDP, pipeline and tensor parallel
+    # on the same (Llama-shaped) model family as gpu-v1-multi's, so the same builders run.
+    one_node = {s.parallel.strategy: s for s in SMOKE_MULTI if s.parallel.nodes == 1}
+    assert set(one_node) == {s.parallel.strategy for s in MULTI} == {"ddp", "fsdp", "pipeline", "tensor"}
+    for strategy in ("fsdp", "pipeline", "tensor"):
+        assert one_node[strategy].model.config["model_type"] == "llama"
+        assert one_node[strategy].task == _by_id(MULTI)[{"fsdp": "llama_7b_fsdp8_train", "pipeline": "llama_7b_pp4_train",
+                                                          "tensor": "llama_13b_tp2_prefill"}[strategy]].task
 
 
 @pytest.mark.parametrize("spec", MULTI + SMOKE_MULTI, ids=lambda s: f"{s.track}/{s.id}")
@@ -125,7 +133,7 @@ def test_a_global_batch_that_does_not_split_is_refused_and_comm_facts_need_a_lay
 
 def test_a_parallel_workload_is_never_built_as_one_process():
     models = pytest.importorskip("joulebench.measure.models")
-    with pytest.raises(InputError, match="runs on 2 ranks .* cannot be run"):
+    with pytest.raises(InputError, match="runs on 2 ranks .* one process cannot be run as it: .*--nproc-per-node 2"):
         models.build_workload(SMOKE_MULTI[0], "cpu")
 
 
@@ -133,7 +141,7 @@ def test_pinning_a_multi_track_recounts_and_changes_nothing():
     pytest.importorskip("torch")
     from joulebench.measure.pinning_parallel import pin_parallel_workloads
 
-    assert [r.changed for r in pin_parallel_workloads("smoke-multi")] == [(), ()]
+    assert [r.changed for r in pin_parallel_workloads("smoke-multi")] == [()] * len(SMOKE_MULTI)
 
 
 def test_pinning_fills_a_never_pinned_multi_file(tmp_path):
@@ -146,8 +154,7 @@ def test_pinning_fills_a_never_pinned_multi_file(tmp_path):
     target = folder / "gpt2_tiny_ddp2_train.yaml"
     keys = ("params", "flops_per_iteration", "flops_method", "pinned_with", "comm_bytes_per_iteration", "comm_method")
     target.write_text("\n".join(l for l in target.read_text().splitlines() if not l.startswith(keys)) + "\n")
-    (folder / "gpt2_tiny_ddp2n_train.yaml").unlink()
-    [result] = pin_parallel_workloads("smoke-multi", write=True, root=tmp_path)
+    [result] = pin_parallel_workloads("smoke-multi", write=True, only=["gpt2_tiny_ddp2_train"], root=tmp_path)
     assert result.written and set(keys) <= set(result.changed)
     assert catalog.load_workload(target) == catalog.load_workload(source / "gpt2_tiny_ddp2_train.yaml")
     assert "# smoke-multi: 2 ranks on one node" in target.read_text()  # comments kept
@@ -163,3 +170,15 @@ def test_pinning_a_spec_without_a_layout_is_refused(tmp_path):
     shutil.copy(catalog.WORKLOADS_DIR / "smoke" / path.name, path)
     with pytest.raises(InputError, match="expected a parallel layout"):
         pin_parallel_file(path)
+
+
+def test_workloads_pin_checks_multi_rank_specs_with_their_communication(capsys):
+    pytest.importorskip("torch")
+    from joulebench.cli import main
+
+    assert main(["workloads", "pin", "--track", "smoke-multi"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(SMOKE_MULTI)
+    assert all("comm bytes/iter" in line and line.endswith("up to date") for line in lines), lines
+    assert main(["workloads", "pin", "--track", "smoke"]) == 0
+    assert "comm bytes" not in capsys.readouterr().out

@@ -194,6 +194,43 @@ def test_run_without_any_meter_stops_and_lists_what_it_looked_for(tmp_path, caps
     assert not (tmp_path / "ci").exists()
 
 
+def test_a_run_inside_a_slurm_job_records_the_jobs_ids(tmp_path, capsys, monkeypatch):
+    """Every record names the scheduler's job, array task and step, read once per run (Slurm's answers scripted)."""
+    need_torch()
+    import joulebench.measure.meters as meters
+    from joulebench.cli import main
+    from joulebench.cluster import slurm
+    from joulebench.formats import SchedulerInfo
+    from joulebench.records import load_records
+    from tests.doubles.fake_nvml import FakeNvml
+
+    real = meters.discover_meters
+    no_driver = FakeNvml(init_error=FakeNvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+    monkeypatch.setattr(meters, "discover_meters", lambda **kw: real(powercap_root=tmp_path / "none", nvml=no_driver, **kw))
+    asked = []
+
+    def scontrol(argv, **kw):
+        asked.append(argv)
+        if argv[:3] == ["scontrol", "show", "job"]:
+            return "JobId=78 ArrayJobId=77 ArrayTaskId=1 JobName=jb-smoke\n   Partition=ci OverSubscribe=NO Contiguous=0\n"
+        return "AcctGatherEnergyType    = acct_gather_energy/rapl\nClusterName = jbci\n"
+
+    monkeypatch.setattr(slurm, "run_slurm", scontrol)
+    for name, value in {"SLURM_JOB_ID": "78", "SLURM_ARRAY_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "1",
+                        "SLURM_STEP_ID": "0", "SLURM_CLUSTER_NAME": "jbci", "SLURM_JOB_NODELIST": "n1",
+                        "SLURM_RESTART_COUNT": "1"}.items():
+        monkeypatch.setenv(name, value)
+    code = main(["run", "--track", "smoke", "--only", "mobilenet_v3_small_infer", "--profile", "x86-cpu-server",
+                 "--site", "ci", "--out", str(tmp_path / "r"), "--repeats", "2", "--idle-seconds", "0", "--allow-unmetered"])
+    assert code == 0, capsys.readouterr().err
+    records = load_records(tmp_path / "r")
+    assert len(records) == 2 and len(asked) == 2  # scontrol asked once per run, not per window
+    expected = SchedulerInfo(kind="slurm", cluster="jbci", job_id="78", array_job_id="77", array_task_id=1, step_id="0",
+                             nodelist="n1", partition="ci", exclusive=True, restart_count=1,
+                             acct_gather_energy="acct_gather_energy/rapl")
+    assert all(r.scheduler == expected and r.topology is None for r in records)
+
+
 def test_smoke_track_end_to_end_with_real_models(tmp_path):
     """The real model builders on the CPU, metered by a scripted meter (no hardware here)."""
     need_torch()

@@ -23,3 +23,15 @@ class HardwareMismatchError(JoulebenchError):
     """The machine is not the hardware profile it claims to be."""
 
     exit_code = 4
+
+
+class ReportedElsewhere(JoulebenchError):
+    """An error of a distributed run that global rank 0 reports: this rank exits with its code and says nothing.
+
+    Every rank of a torchrun job meets the same failure (a node without meters,
+    hardware that is not the profile); one message, from rank 0, is enough.
+    """
+
+    def __init__(self, exit_code: int):
+        super().__init__(f"reported by global rank 0 (exit code {exit_code})")
+        self.exit_code = exit_code

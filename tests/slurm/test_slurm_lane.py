@@ -148,10 +148,18 @@ def test_a_three_task_array_writes_three_valid_records(smoke_array, slurm_cluste
     records = load_records(results)
     assert len(records) == 3, logs
     assert {r.run_id for r in records} == {t.run_ids[0] for t in manifest.jobs[0].tasks}
+    order = [t.workload for t in manifest.jobs[0].tasks]
     for record in records:
         cpu = next(e for e in record.energy if e.boundary == "cpu")
         assert cpu.meter_id == "rapl:cpu"
         assert min(NODE_WATTS.values()) * 0.9 <= cpu.idle_power_w <= max(NODE_WATTS.values()) * 1.1
+        # Every record names the job, the array task that ran it and the srun step (single-process too).
+        scheduler = record.scheduler
+        assert (scheduler.array_job_id, scheduler.array_task_id, scheduler.step_id) == (
+            job_id, order.index(record.workload.id), "0")
+        assert scheduler.job_id.isdigit() and scheduler.cluster == "jbci" and scheduler.nodelist in NODE_WATTS
+        assert scheduler.exclusive is True and scheduler.restart_count == 0
+        assert record.topology is None  # one process: no topology block
         [live] = record.live_estimates
         assert (live.estimator_id, live.boundary) == ("slurm-sstat", "cpu") and live.energy_j > 0
     steps = [s for s in sacct_steps(slurm_cluster, job_id, 3) if s.job_id.endswith(".0")]
@@ -227,6 +235,11 @@ def test_a_task_killed_mid_run_and_requeued_resumes_without_duplicates(slurm_clu
     assert sorted(r.repeat for r in records) == list(range(1, repeats + 1))
     for name, data in before.items():  # windows recorded before the kill were skipped, not redone
         assert (site / name).read_bytes() == data
+    # The same run ids, resumed by the requeued attempt, which says it is one.
+    restarts = {r.run_id: r.scheduler.restart_count for r in records}
+    assert {restarts[r.run_id] for r in records if f"{r.run_id}.json" in before} == {0}
+    assert {restarts[r.run_id] for r in records if f"{r.run_id}.json" not in before} == {1}
+    assert {r.scheduler.array_job_id for r in records} == {job_id}
     assert not [p for p in site.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
     steps = sorted((s for s in sacct_steps(slurm_cluster, job_id, 2) if s.job_id == f"{task}.0"),
                    key=lambda s: s.start)

@@ -15,7 +15,7 @@ import sys
 from joulebench import __version__
 from joulebench.cli.arguments import Parser
 from joulebench.cli.output import clean
-from joulebench.errors import JoulebenchError
+from joulebench.errors import JoulebenchError, ReportedElsewhere
 from joulebench.registry import Registry
 
 # Each registers its commands; imported when the parser is built, and each keeps
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except ReportedElsewhere as exc:
+        return exc.exit_code  # another rank of the same run printed the error
     except JoulebenchError as exc:
         sys.stderr.write(f"joulebench: error: {error_text(exc)}\n")
         return exc.exit_code

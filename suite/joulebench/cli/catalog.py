@@ -69,15 +69,17 @@ def _workloads_list(args) -> int:
 
 
 def _workloads_pin(args) -> int:
-    from joulebench.measure.pinning import pin_workloads
+    from joulebench.measure.pinning_parallel import pin_any_workloads
 
-    results = pin_workloads(args.track, write=args.write, only=args.only)
+    results = pin_any_workloads(args.track, write=args.write, only=args.only)
     stale = [r for r in results if r.changed]
     for r in results:
         state = ("rewritten" if r.written else "differs") if r.changed else "up to date"
         detail = f" ({', '.join(r.changed)})" if r.changed else ""
-        sys.stdout.write(f"{r.workload}: params {output.count(r.params)}, flops/iter {output.count(r.flops_per_iteration)}: "
-                         f"{state}{detail}\n")
+        comm = getattr(r, "comm_bytes_per_iteration", None)
+        comm_text = f", comm bytes/iter {output.count(comm)}" if comm is not None else ""
+        sys.stdout.write(f"{r.workload}: params {output.count(r.params)}, flops/iter {output.count(r.flops_per_iteration)}"
+                         f"{comm_text}: {state}{detail}\n")
     # Without --write, a stale pin is a failure, so CI can run this as a check.
     return 1 if stale and not args.write else 0
 
@@ -170,7 +172,8 @@ def register(subparsers) -> None:
     wlist.add_argument("--track", default=None, help="only this track (gpu-v1, cpu-v1, smoke; default: all)")
     wlist.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     wlist.set_defaults(handler=_workloads_list)
-    wpin = wsub.add_parser("pin", help="recount params and FLOPs (on the meta device; needs torch)")
+    wpin = wsub.add_parser("pin", help="recount params and FLOPs (on the meta device; needs torch), and the bytes "
+                                       "a multi-rank workload communicates")
     wpin.add_argument("--track", default=None, help="only this track (default: all)")
     wpin.add_argument("--only", action="append", metavar="ID", help="only this workload (repeatable)")
     wpin.add_argument("--write", action="store_true", help="rewrite the pinned lines of stale files")

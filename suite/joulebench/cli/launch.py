@@ -49,8 +49,6 @@ def _launch_slurm(args) -> int:
             sys.stdout.write(text)
         sys.stderr.write(f"dry run: nothing written; without --dry-run the script(s) and manifest.json go to {folder}/\n")
         return 0
-    if args.submit:
-        launch.check_submittable(manifest)  # refuse before writing anything
     files = launch.write_launch(manifest)
     sys.stderr.write(f"wrote {files.manifest}\n" + "".join(f"wrote {p}\n" for p in files.scripts))
     if not args.submit:

@@ -11,8 +11,8 @@ joulebench builds on two existing engines and adds none of its own:
   and submits them with sbatch only when asked.
 - torchrun: the rank side of a distributed window: the launcher's environment,
   a gloo side group for barriers and gathers, barrier-aligned edges and their
-  skew, and summing per-node meter readings (a boundary is covered only where
-  every node meters it).
+  skew, and starting one node's ranks in-process (`--nproc-per-node`). The
+  distributed runner that drives them is joulebench.measure.distributed.
 
 This package sits at the measure layer: it may import formats, catalog,
 errors, files and measure, never scoring, board or cli.

@@ -24,11 +24,6 @@ from joulebench.formats import LaunchManifest
 LAUNCH_FOLDER = "_launch"
 MANIFEST = "manifest.json"
 
-# Tasks of workloads with a parallel layout start ranks with torchrun and need the
-# distributed window in `joulebench run`. Until the runner has it, their scripts
-# can be written and reviewed (--dry-run) but not submitted: every task would fail.
-DISTRIBUTED_RUN_AVAILABLE = False
-
 
 @dataclass(frozen=True)
 class LaunchFiles:
@@ -75,23 +70,10 @@ def find_manifests(runs_dir: Path) -> list[Path]:
     return sorted(runs_dir.glob(f"{LAUNCH_FOLDER}/*/{MANIFEST}")) + sorted(runs_dir.glob(f"*/{LAUNCH_FOLDER}/*/{MANIFEST}"))
 
 
-def check_submittable(manifest: LaunchManifest) -> None:
-    if DISTRIBUTED_RUN_AVAILABLE:
-        return
-    distributed = [t.workload for job in manifest.jobs if job.distributed for t in job.tasks]
-    if distributed:
-        raise InputError(
-            f"track {manifest.track}: {', '.join(distributed)} run on several ranks (a parallel layout), and "
-            "`joulebench run` has no distributed window yet, so every such task would fail. Review the scripts "
-            "with --dry-run; submit them once the distributed runner is in."
-        )
-
-
 def submit(files: LaunchFiles, run: Runner | None = None) -> LaunchManifest:
     """sbatch every script of a written launch; the job ids go into its manifest as each is accepted."""
     run = run or run_slurm
     manifest = load_manifest(files.manifest)
-    check_submittable(manifest)
     jobs = list(manifest.jobs)
     for i, job in enumerate(jobs):
         if job.job_id is not None:

@@ -17,9 +17,8 @@ A window over several ranks, as the runner is to drive it:
    and every owner's readings to global rank 0; `edge_skew_s` is the spread
    of the ranks' barrier exits (exact on one host; across hosts it also
    contains the clocks' offset, so it is as good as their synchronisation).
-5. Global rank 0 sums the nodes per boundary (`combine_nodes`): a boundary
-   is covered only if every node meters it; otherwise it is missing, with the
-   nodes that lacked it named.
+5. Global rank 0 sums the nodes per boundary (measure.distributed, which
+   drives all of this as the distributed runner).
 
 Only `side_group`, `barrier_edge`, `gather_to_rank0` and `start_local_ranks`
 need torch; it is imported inside them.
@@ -35,10 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from joulebench.errors import InputError
-from joulebench.formats import BOUNDARIES, BoundaryEnergy, MissingBoundary, NodeEnergy
 
-# A weakest-part rule, as meters/nvml.py applies across GPUs: a sum is only as good as its parts.
-WEAKEST_PART = "a boundary total over several nodes is only as good as its weakest part"
 TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK")
 
 
@@ -142,10 +138,10 @@ class Edge:
     rank: int
     wall_s: float  # time.time() at the barrier's exit
     monotonic_s: float  # time.monotonic() at the barrier's exit (durations on one rank)
-    readings: dict[str, Any] | None = None  # the meter owner's reads; None on other ranks
+    readings: Any = None  # the meter owner's reads; None on other ranks
 
 
-def barrier_edge(group, sync: Callable[[], None], read: Callable[[], dict[str, Any]] | None = None,
+def barrier_edge(group, sync: Callable[[], None], read: Callable[[], Any] | None = None,
                  clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> Edge:
     """One edge of the window on this rank: the device synchronise, a barrier, the times, the owner's reads."""
     import torch.distributed as dist
@@ -202,66 +198,9 @@ def start_local_ranks(nproc_per_node: int, argv: Sequence[str], *, entrypoint: s
     return elastic_launch(config, entrypoint or sys.executable)(*argv)
 
 
-# --------------------------------------------------------------------------- summing nodes
+# --------------------------------------------------------------------------- edges
 
 
 def edge_skew_s(walls: Sequence[float]) -> float:
     """The spread of the ranks' barrier exit times at one edge."""
     return max(walls) - min(walls) if walls else 0.0
-
-
-def combine_nodes(nodes: Sequence[NodeEnergy], duration_s: float) -> tuple[list[BoundaryEnergy], list[MissingBoundary]]:
-    """The job's energy per boundary: the sum over nodes where every node meters it; missing otherwise.
-
-    The sum's method is "counter" only if every node's meter is a counter;
-    its update period is the slowest node's; idle power and static energy
-    are summed only where every node measured them; per-device energies are
-    kept as "<node>/<device>".
-    """
-    if not nodes:
-        raise ValueError("no nodes to combine")
-    names = [n.node for n in nodes]
-    if len(set(names)) != len(names):
-        raise ValueError(f"two nodes reported under one name: {names}")
-    energy: list[BoundaryEnergy] = []
-    missing: list[MissingBoundary] = []
-    for boundary in BOUNDARIES:
-        parts = {n.node: next((e for e in n.energy if e.boundary == boundary), None) for n in nodes}
-        have = [name for name, e in parts.items() if e is not None]
-        if len(have) == len(nodes):
-            energy.append(_sum(boundary, [parts[n] for n in names], names, duration_s))
-            continue
-        reasons = []
-        for node in nodes:
-            if parts[node.node] is None:
-                own = "; ".join(m.reason for m in node.missing_boundaries if m.boundary == boundary)
-                reasons.append(f"{node.node}: {own or 'no meter'}")
-        if have:
-            reason = (f"metered on {', '.join(have)} but not on every node ({'; '.join(reasons)}): {WEAKEST_PART}")
-        else:
-            reason = "; ".join(reasons)
-        missing.append(MissingBoundary(boundary=boundary, reason=reason))
-    return energy, missing
-
-
-def _sum(boundary: str, parts: list[BoundaryEnergy], names: list[str], duration_s: float) -> BoundaryEnergy:
-    def total(attribute: str) -> float | None:
-        values = [getattr(p, attribute) for p in parts]
-        return None if any(v is None for v in values) else sum(values)
-
-    meter_ids = sorted({p.meter_id for p in parts})
-    joules = sum(p.energy_j for p in parts)
-    static = total("static_energy_j")
-    return BoundaryEnergy(
-        boundary=boundary,
-        meter_id=meter_ids[0] if len(meter_ids) == 1 else "+".join(meter_ids),
-        method="counter" if all(p.method == "counter" for p in parts) else "integrated",
-        update_period_s=max(p.update_period_s for p in parts),
-        energy_j=joules,
-        mean_power_w=joules / duration_s,
-        idle_power_w=total("idle_power_w"),
-        static_energy_j=static,
-        dynamic_energy_j=joules - static if static is not None else None,
-        per_device_j={f"{name}/{device}": j for name, p in zip(names, parts) for device, j in p.per_device_j.items()},
-        resolution_j=total("resolution_j"),
-    )

@@ -391,7 +391,8 @@ def plausibility_problems(record: RunRecord) -> list[str]:
                         f"({span:g} s apart; at most {allowed:g} s)")
     duration = record.duration_s
     rate = record.iterations / duration
-    nodes = record.profile.node_count
+    nodes = machines(record)
+    scale = nodes / record.profile.node_count
     devices = max(1, record.profile.accelerator.count * nodes if record.profile.accelerator else nodes)
     if rate > MAX_ITERATIONS_PER_S * devices:
         problems.append(f"iterations: {record.iterations:g} in {duration:g} s is {rate:.3g} per second "
@@ -402,6 +403,7 @@ def plausibility_problems(record: RunRecord) -> list[str]:
     # drops the padding), so they bound nothing.
     if flops is not None and record.provenance is None:
         ceiling = record.profile.max_flops_per_s()
+        ceiling = ceiling * scale if ceiling is not None else None
         achieved = flops * record.iterations / duration
         if ceiling is not None and achieved > ceiling:
             problems.append(f"iterations: {record.iterations:g} x {flops:.3g} FLOP in {duration:g} s is {achieved:.3g} "
@@ -421,9 +423,23 @@ def plausibility_problems(record: RunRecord) -> list[str]:
     return problems
 
 
+def machines(record: RunRecord) -> int:
+    """How many machines of the profile's kind the window ran on.
+
+    A profile may describe a whole multi-node system (node_count, an imported
+    study's); joulebench's own multi-node windows name the profile of one node
+    and say how many nodes ran in their topology.
+    """
+    if record.topology is not None and record.profile.node_count == 1:
+        return record.topology.nodes
+    return record.profile.node_count
+
+
 def _energy_problems(where: str, e: BoundaryEnergy, record: RunRecord, duration: float) -> list[str]:
     problems: list[str] = []
     ceiling = record.profile.max_power_w(e.boundary)
+    if ceiling is not None:
+        ceiling *= machines(record) / record.profile.node_count
     expected = e.energy_j / duration
     if abs(e.mean_power_w - expected) > 0.1 * expected + 1.0:
         problems.append(f"{where}.mean_power_w: {e.mean_power_w:.6g} W does not match energy_j / duration_s "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +28,15 @@ class MeterSet:
             meter.close()
 
 
-def open_meters(allow_unmetered: bool = False, meters_config: Path | None = None, action: str = "record a run") -> MeterSet:
-    """This machine's meters (and a site's declared ones); none at all is an error listing what was tried."""
+def open_meters(allow_unmetered: bool = False, meters_config: Path | None = None, action: str = "record a run",
+                environ: Mapping[str, str] | None = None) -> MeterSet:
+    """This machine's meters (and a site's declared ones); none at all is an error listing what was tried.
+
+    `environ` is the environment discovery reads (CUDA_VISIBLE_DEVICES: which GPUs to meter); None: this process's.
+    """
     from joulebench.measure.meters import discover_meters, missing_boundaries
 
-    discovery = discover_meters(meters_config=meters_config)
+    discovery = discover_meters(meters_config=meters_config, environ=environ)
     if not discovery.meters and not allow_unmetered:
         looked = "\n".join(f"  - {line}" for line in discovery.looked_for)
         raise NoMeterError(f"no energy meter found on this machine; joulebench will not {action} without ground truth.\n"

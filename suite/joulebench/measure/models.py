@@ -343,10 +343,12 @@ def build_workload(spec: WorkloadSpec, device: str) -> Workload:
 
     if spec.parallel is not None:
         # One process running the unsplit model would not be the pinned workload: refuse rather than record it.
+        layout = spec.parallel
         raise InputError(
-            f"workload {spec.track}/{spec.id} runs on {spec.world_size} ranks ({spec.parallel.strategy}, "
-            f"{spec.parallel.nodes} node(s)); its parallel builder and the distributed window are not in this "
-            "version yet, so it cannot be run"
+            f"workload {spec.track}/{spec.id} runs on {spec.world_size} ranks ({layout.strategy}, {layout.nodes} "
+            f"node(s) x {layout.ranks_per_node}); one process cannot be run as it: start its ranks with "
+            f"`joulebench run --nproc-per-node {layout.ranks_per_node}` on one node, or under torchrun on "
+            f"{layout.nodes} node(s) (joulebench.measure.parallel_models builds each rank's part)"
         )
 
     restore = []
@@ -355,16 +357,45 @@ def build_workload(spec: WorkloadSpec, device: str) -> Workload:
     model = build_model(spec, device)
     inputs = make_inputs(spec, model, device)
     optimizer = make_optimizer(spec, model, device) if spec.task == "train" else None
+    return assemble_workload(spec, device, model, inputs, optimizer, restore=restore)
+
+
+def assemble_workload(spec: WorkloadSpec, device: str, model, inputs, optimizer=None, *, unwrapped=None,
+                      restore: list[Callable[[], None]] | None = None) -> Workload:
+    """A Workload around a model someone else built (a wrapped or sharded one: see parallel_models).
+
+    `unwrapped` is the plain model under a wrapper such as DistributedDataParallel,
+    whose forward signature says which keyword arguments the model takes.
+    """
+    plain = model if unwrapped is None else unwrapped
     return Workload(
         spec=spec,
         device=device,
         model=model,
         inputs=inputs,
         optimizer=optimizer,
-        params=count_params(model),
-        _calls=_calls(model) if spec.domain == "language" else None,
-        _restore=restore,
+        params=count_params(plain),
+        _calls=_calls(plain) if spec.domain == "language" else None,
+        _restore=list(restore or []),
     )
+
+
+def per_rank_spec(spec: WorkloadSpec, batch_size: int, seed: int | None = None) -> WorkloadSpec:
+    """The single-process view of one rank's share of a multi-rank spec: its batch, no layout (not for records)."""
+    return spec.model_copy(update={"batch_size": batch_size, "seed": spec.seed if seed is None else seed,
+                                   "parallel": None, "comm_bytes_per_iteration": None, "comm_method": None})
+
+
+def fp32_precision(spec: WorkloadSpec, device: str) -> list[Callable[[], None]]:
+    """Pin what float32 means on CUDA for `spec` (see _set_fp32_precision); the functions that restore it."""
+    import torch
+
+    return [_set_fp32_precision(ieee=spec.dtype == "float32")] if torch.device(device).type == "cuda" else []
+
+
+def torch_dtype(name: str):
+    """The torch dtype of a spec's dtype name."""
+    return _torch_dtype(name)
 
 
 # --------------------------------------------------------------------------- counting

@@ -6,7 +6,8 @@ batch, so counting one step() of the unsplit model over it counts every rank's
 work; bubbles, shards and splits add no FLOPs), and also writes
 comm_bytes_per_iteration and comm_method (joulebench.catalog.parallel) and,
 where the track has assumed MFUs there, target_window_s. Only those lines of
-the YAML file are rewritten, as pinning does.
+the YAML file are rewritten, as pinning does. `pin_any_workloads` pins a
+track's files whatever they are (what `joulebench workloads pin` runs).
 """
 
 from __future__ import annotations
@@ -107,3 +108,17 @@ def pin_parallel_workloads(track: str, write: bool = False, only: list[str] | No
                            root: Path = WORKLOADS_DIR) -> list[ParallelPinResult]:
     """Recount every multi-rank workload file of a track; rewrite changed pins if `write`."""
     return [pin_parallel_file(path, write=write) for path in pinning.workload_files(track, only, root)]
+
+
+def pin_file(path: Path, write: bool = False) -> ParallelPinResult | pinning.PinResult:
+    """Recount any workload file: with the layout's facts where it has a `parallel` block (pin_parallel_file)."""
+    path = Path(path)
+    if "parallel" in read_yaml(path, root=path.parent.parent):
+        return pin_parallel_file(path, write=write)
+    return pinning.pin_file(path, write=write)
+
+
+def pin_any_workloads(track: str | None = None, write: bool = False, only: list[str] | None = None,
+                      root: Path = WORKLOADS_DIR) -> list[ParallelPinResult | pinning.PinResult]:
+    """`joulebench workloads pin`: every workload file of a track (or all), single-process or multi-rank."""
+    return [pin_file(path, write=write) for path in pinning.workload_files(track, only, root)]

@@ -32,6 +32,9 @@ class RunObserver:
     def window(self, record: RunRecord, path) -> None:
         """A window's record was written to `path`."""
 
+    def warning(self, text: str) -> None:
+        """Something the user should know before the windows (a node's hardware differs, no meter covers a boundary)."""
+
 
 def pending_repeats(spec: WorkloadSpec, ctx: RunContext, repeats: int) -> list[int]:
     """Repeats not yet on disk; an existing record must be valid to count."""
