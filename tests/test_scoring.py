@@ -379,3 +379,57 @@ def test_scoring_needs_no_torch(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# --------------------------------------------------------------------------- the headline, totals, study slices (issue 11)
+
+
+def _estimates_csv(path, rows) -> None:
+    path.write_text("estimator_id,estimator_version,run_id,boundary,energy_j,unit\n"
+                    + "".join(f"my-est,1,{rid},{b},{j},J\n" for rid, b, j in rows))
+
+
+def test_the_headline_counts_only_truth_within_the_bound_and_scores_the_rest_apart(tmp_path):
+    records = [make_record(f"w{i}", truth={"gpu": 100.0}, truth_bound_pct=bound)
+               for i, bound in enumerate([1.0, 4.9, 5.0, 7.5, None])]
+    folder = write_records(tmp_path / "results", records)
+    est = tmp_path / "est.csv"
+    # +10% on the three runs within 5%, +50% on the two that are not.
+    _estimates_csv(est, [(r.run_id, "gpu", 110.0 if i < 3 else 150.0) for i, r in enumerate(records)])
+    summary = score_runs(folder, submissions=[est], estimator_ids=["my-est"], resamples=FAST)
+    (headline,) = [s for s in summary.scores if s.slice == "all" and s.boundary == "gpu"]
+    assert headline.n == 3 and headline.mape_pct == pytest.approx(10.0)
+    (apart,) = [s for s in summary.scores if s.slice == "truth" and s.boundary == "gpu"]
+    assert apart.n == 2 and apart.mape_pct == pytest.approx(50.0) and "over 5%" in apart.slice_value
+    assert summary.runs.truth_runs["gpu"] == 5 and summary.runs.headline_truth_runs["gpu"] == 3
+    assert summary.settings.truth_bound_pct == 5.0
+
+
+def test_every_estimator_is_scored_at_node_on_the_total_it_reports(tmp_path):
+    records = [make_record(f"w{i}", truth={"gpu": 100.0, "node": 200.0}) for i in range(3)]
+    folder = write_records(tmp_path / "results", records)
+    est = tmp_path / "est.csv"
+    # GPU and CPU figures only: its total, 120 + 30 = 150 J against 200 J at the wall, is -25%.
+    _estimates_csv(est, [(r.run_id, b, j) for r in records for b, j in (("gpu", 120.0), ("cpu", 30.0))])
+    summary = score_runs(folder, submissions=[est], estimator_ids=["my-est"], resamples=FAST)
+    (node,) = [s for s in summary.scores if s.slice == "all" and s.boundary == "node"]
+    assert node.n == 3 and node.signed_mean_error_pct == pytest.approx(-25.0)
+    (entry,) = [e for e in summary.estimators if e.id == "my-est"]
+    assert entry.node_total_of == ["gpu", "cpu"]
+    # Without node truth there is nothing to score a total against: no node row appears.
+    gpu_only = write_records(tmp_path / "gpu-only", [make_record("w9", truth={"gpu": 100.0})])
+    _estimates_csv(est, [(make_record("w9").run_id, "gpu", 120.0)])
+    summary = score_runs(gpu_only, submissions=[est], estimator_ids=["my-est"], resamples=FAST)
+    assert not [s for s in summary.scores if s.boundary == "node"]
+
+
+def test_study_node_and_layout_slices_appear_only_where_runs_differ(tmp_path):
+    from joulebench.formats import Provenance
+
+    imported = Provenance(source="a study", citation="A. Author, 2024", study="some-study")
+    records = [make_record(f"w{i}", truth={"gpu": 100.0}, provenance=imported if i % 2 else None) for i in range(4)]
+    folder = write_records(tmp_path / "results", records)
+    summary = score_runs(folder, resamples=FAST)
+    studies = {s.slice_value for s in summary.scores if s.slice == "study"}
+    assert studies == {"joulebench", "some-study"}
+    assert not [s for s in summary.scores if s.slice in ("nodes", "ranks", "parallel")]  # one value each: nothing to add

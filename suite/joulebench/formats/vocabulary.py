@@ -40,7 +40,7 @@ CHECK_STATUSES: tuple[str, ...] = get_args(CheckStatus)
 
 # "all" is the headline: only runs whose truth is within the stated bound (scoring.table.TRUTH_BOUND_PCT);
 # "truth" shows the other runs apart. "profile" is the hardware system, "study" the source of the truth.
-SliceDimension = Literal["all", "domain", "task", "size", "profile", "site", "study", "nodes", "parallel", "truth"]
+SliceDimension = Literal["all", "domain", "task", "size", "profile", "site", "study", "nodes", "ranks", "parallel", "truth"]
 SLICE_DIMENSIONS: tuple[str, ...] = get_args(SliceDimension)
 EstimatorSource = Literal["static", "live", "submission"]
 EstimatorKind = Literal["static", "live"]

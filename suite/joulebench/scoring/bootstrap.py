@@ -109,8 +109,8 @@ class _Slice:
     counts: np.ndarray  # resamples x workloads
 
 
-# Shown only where they tell runs apart: one study, one node count or one layout everywhere adds nothing to "all".
-ONLY_WHERE_THEY_DIFFER = {"study", "nodes", "parallel"}
+# Shown only where they tell runs apart: one study, node count, rank count or layout everywhere adds nothing to "all".
+ONLY_WHERE_THEY_DIFFER = {"study", "nodes", "ranks", "parallel"}
 
 
 def _slices(table: RunTable, resamples: int, seed: int, dimensions: Sequence[str]) -> Iterable[_Slice]:

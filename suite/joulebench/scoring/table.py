@@ -105,6 +105,7 @@ class RunTable:
                 "site": [r.site for r in records],
                 "study": [r.provenance.study if r.provenance and r.provenance.study else "joulebench" for r in records],
                 "nodes": [str(r.topology.nodes if r.topology else r.profile.node_count) for r in records],
+                "ranks": [str(r.topology.world_size if r.topology else 1) for r in records],
                 "parallel": [r.workload.parallel.strategy if r.workload.parallel else "none" for r in records],
             },
             truth=_truth_lists(records),
