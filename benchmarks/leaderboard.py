@@ -57,19 +57,23 @@ def synthetic_records(runs: int, workloads: int, seed: int = 0):
         params = int(10 ** rng.uniform(6.5, 10.5))
         specs.append(make_workload(f"synthetic-{w:04d}", domain=domain, task=task, params=params, track="synthetic"))
     profiles = [make_profile(f"synthetic-profile-{p}", accelerator_count=1 + p % 4) for p in range(6)]
-    base = rng.lognormal(mean=10.0, sigma=1.5, size=workloads)
+    # A mean GPU power per workload (W per board), so every record stays within what its
+    # declared hardware could draw, as the record's own checks require.
+    base_w = rng.uniform(60.0, 650.0, size=workloads)
     records = []
     for i in range(runs):
         w = int(rng.integers(0, workloads))
         site = i % 8
-        gpu = float(base[w] * rng.lognormal(0.0, 0.03))
-        truth = {"gpu": gpu, "node": gpu * float(rng.uniform(1.3, 2.0))}
+        profile = profiles[site % 6]
+        duration = float(rng.uniform(5, 60))
+        gpu = float(base_w[w] * profile.accelerator.count * duration * rng.lognormal(0.0, 0.03))
+        truth = {"gpu": gpu, "node": gpu * float(rng.uniform(1.3, 1.6))}
         if i % 2 == 0:
             truth.update(cpu=gpu * float(rng.uniform(0.05, 0.3)), dram=gpu * float(rng.uniform(0.01, 0.05)))
         records.append(make_record(
-            workload=specs[w], profile=profiles[site % 6], site=f"synthetic-site-{site}",
+            workload=specs[w], profile=profile, site=f"synthetic-site-{site}",
             run_id=f"synthetic-site-{site}.run-{i:06d}", repeat=1 + i % 3, truth=truth,
-            duration_s=float(rng.uniform(5, 60)), gpu_util_pct=float(rng.uniform(5, 100)),
+            duration_s=duration, gpu_util_pct=float(rng.uniform(5, 100)),
             cpu_util_pct=float(rng.uniform(5, 100)),
         ))  # fmt: skip
     return records

@@ -27,6 +27,7 @@ What a reader accepts:
 from __future__ import annotations
 
 import json
+import errno
 import os
 import re
 import stat
@@ -143,22 +144,29 @@ def inside(path: Path, root: Path) -> bool:
     return real == base or base in real.parents
 
 
-def read_bytes(path: Path, what: str, *, max_bytes: int, root: Path | None = None) -> bytes:
+def read_bytes(path: Path | str, what: str, *, max_bytes: int, root: Path | None = None,
+               follow_symlinks: bool = True) -> bytes:
     """The bytes of a regular file of at most `max_bytes`; anything else is an InputError naming the file.
 
     With `root`, the path must stay inside that folder once symbolic links are
-    resolved. A FIFO or device is detected without blocking on it.
+    resolved; with `follow_symlinks=False` the file itself must not be a
+    symbolic link (for a caller that already walked the folder without
+    following any). A FIFO or device is detected without blocking on it.
     """
-    path = Path(path)
-    if root is not None and not inside(path, root):
+    if root is not None and not inside(Path(path), root):
         raise InputError(f"{path}: a symbolic link out of {root}; a {what} must be a regular file inside the folder")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise InputError(f"{path}: file not found (expected a {what})") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder; expected a {what} file") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise InputError(f"{path}: is a symbolic link; a {what} must be a regular file (links are not followed)") from None
         raise InputError(f"{path}: cannot read the {what}: {exc.strerror}") from None
     try:
         info = os.fstat(fd)

@@ -170,10 +170,13 @@ def load_records(runs_dir: Path, digests: dict[str, str] | None = None,
     where: dict[str, tuple[str, ...]] = {}
     validate = RunRecord.model_validate_json
     parts_list, problems = _record_parts(runs_dir)
+    base = str(runs_dir)
     for parts in parts_list:
-        path = runs_dir.joinpath(*parts)
+        # The walk entered no link and listed regular files only: opening without following a
+        # link keeps each file inside the folder (a file swapped for a link since is refused).
+        path = os.path.join(base, *parts)
         try:
-            data = read_bytes(path, "run record", max_bytes=MAX_RECORD_BYTES, root=runs_dir)
+            data = read_bytes(path, "run record", max_bytes=MAX_RECORD_BYTES, follow_symlinks=False)
         except InputError as exc:
             problems.append(str(exc))
             continue
@@ -185,7 +188,7 @@ def load_records(runs_dir: Path, digests: dict[str, str] | None = None,
             problems.append(format_validation_error(str(path), exc, limit=5))
             continue
         if record.run_id in where:
-            first = runs_dir.joinpath(*where[record.run_id])
+            first = os.path.join(base, *where[record.run_id])
             problems.append(f"{path}: field 'run_id': {record.run_id!r} is also the run_id of {first}")
             continue
         where[record.run_id] = parts

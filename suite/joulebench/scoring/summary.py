@@ -95,7 +95,9 @@ def summarize(
     headline, apart = table.split_by_truth_bound()
     scores, comparisons = score_table(headline, columns, boundaries, resamples, seed,
                                       dimensions=[d for d in SLICE_DIMENSIONS if d != "truth"])
-    apart_scores, apart_comparisons = score_table(apart, columns, boundaries, resamples, seed, dimensions=["all"])
+    apart_scores, apart_comparisons = [], []
+    if any(not np.isnan(truth).all() for truth in apart.truth.values()):
+        apart_scores, apart_comparisons = score_table(apart, columns, boundaries, resamples, seed, dimensions=["all"])
     scores += [s.model_copy(update={"slice": "truth", "slice_value": BEYOND_BOUND})
                for s in apart_scores if s.n_truth > 0]
     comparisons += [c.model_copy(update={"slice": "truth", "slice_value": BEYOND_BOUND})
