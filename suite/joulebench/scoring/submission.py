@@ -216,6 +216,15 @@ def read_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> Submis
     return submission
 
 
+def unknown_run(run_id: str, run_ids: set[str], hint: bool = True) -> str:
+    """The problem text for a row naming a run that is not scored; the closest run id as a hint.
+
+    The hint scans every run id, so callers give it only for the problems they show.
+    """
+    close = difflib.get_close_matches(run_id, sorted(run_ids), n=1) if hint else []
+    return f"field 'run_id': unknown run {run_id!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
 def check_against_runs(submission: Submission, run_ids: set[str], reserved_ids: dict[str, str]) -> None:
     """Refuse rows for runs not being scored, and estimator ids a submission may not use."""
     problems = []
@@ -227,11 +236,7 @@ def check_against_runs(submission: Submission, run_ids: set[str], reserved_ids: 
                 "a submission must use an id of its own"
             )
         if est.run_id not in run_ids:
-            hint = ""
-            if hints_left > 0:
-                hints_left -= 1
-                close = difflib.get_close_matches(est.run_id, sorted(run_ids), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"{label}: field 'run_id': unknown run {est.run_id!r}{hint}")
+            problems.append(f"{label}: {unknown_run(est.run_id, run_ids, hint=hints_left > 0)}")
+            hints_left -= 1
     if problems:
         raise _fail(submission.path, problems)

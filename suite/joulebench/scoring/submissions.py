@@ -40,6 +40,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from joulebench.errors import InputError
+from joulebench.scoring.submission import unknown_run
 from joulebench.estimators import BUILTINS, ENTRY_POINT_GROUP
 from joulebench.files import format_validation_error, read_yaml
 from joulebench.formats import (
@@ -299,7 +300,6 @@ def fit_matches(sub: Submission, records: Sequence[RunRecord]) -> list[set[str]]
 def estimates_problems(sub: Submission, estimates: Sequence[Estimate], labels: Sequence[str], where: str,
                        run_ids: set[str] | None, reserved: dict[str, str], require_each_boundary: bool) -> list[str]:
     """Rows that do not belong to this submission, runs that do not exist, boundaries it does not keep to."""
-    import difflib
 
     m = sub.manifest
     problems = []
@@ -315,12 +315,8 @@ def estimates_problems(sub: Submission, estimates: Sequence[Estimate], labels: S
             problems.append(f"{where}: {label}: field 'boundary': {est.boundary!r} is not a boundary the manifest "
                             f"claims ({', '.join(m.boundaries)})")
         if run_ids is not None and est.run_id not in run_ids:
-            hint = ""
-            if hints > 0:
-                hints -= 1
-                close = difflib.get_close_matches(est.run_id, sorted(run_ids), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"{where}: {label}: field 'run_id': unknown run {est.run_id!r}{hint}")
+            problems.append(f"{where}: {label}: {unknown_run(est.run_id, run_ids, hint=hints > 0)}")
+            hints -= 1
     if m.id in reserved:
         problems.append(f"{sub.manifest_path}: field 'id': {m.id!r} is {reserved[m.id]}; a submission needs an id of its own")
     if require_each_boundary:
