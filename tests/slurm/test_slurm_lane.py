@@ -170,8 +170,11 @@ def test_a_three_task_array_writes_three_valid_records(smoke_array, slurm_cluste
 def test_the_slurm_estimator_is_scored_and_on_the_leaderboard(smoke_array, tmp_path):
     _, results, _ = smoke_array
     summary = score_runs(results, resamples=200)
-    scored = [s for s in summary.scores if s.estimator_id == "slurm-sstat" and s.slice == "all" and s.boundary == "cpu"]
-    assert scored and scored[0].n == 3 and scored[0].mape_pct is not None
+    # Smoke windows are short, so some runs' RAPL truth is looser than the headline's bound: they are scored
+    # apart (slice "truth"), but every run is scored, and the ranked ones have a MAPE.
+    scored = [s for s in summary.scores if s.estimator_id == "slurm-sstat" and s.slice in ("all", "truth")
+              and s.boundary == "cpu"]
+    assert sum(s.n for s in scored) == 3 and all(s.mape_pct is not None for s in scored if s.n)
     site = tmp_path / "site"
     assert main(["leaderboard", "build", "--runs", str(results), "--out", str(site)]) == 0
     pages = " ".join(p.read_text() for p in site.rglob("*.html"))
@@ -190,8 +193,11 @@ def test_slurm_collect_turns_sacct_history_into_a_scored_submission(smoke_array,
     assert main(["score", "--runs", str(results), "--submission", str(estimates), "--boundary", "cpu",
                  "--format", "json", "--resamples", "200"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    ids = {s["estimator_id"] for s in summary["scores"] if s["n"] == 3}
-    assert {"slurm-sacct", "slurm-sstat"} <= ids
+    runs_scored: dict[str, int] = {}
+    for s in summary["scores"]:
+        if s["slice"] in ("all", "truth"):  # the headline and the runs scored apart: every run once
+            runs_scored[s["estimator_id"]] = runs_scored.get(s["estimator_id"], 0) + s["n"]
+    assert runs_scored.get("slurm-sacct") == 3 and runs_scored.get("slurm-sstat") == 3
 
 
 def test_the_dry_run_script_is_accepted_by_sbatch_as_is(slurm_cluster, joulebench_on_nodes, tmp_path, capsys):
