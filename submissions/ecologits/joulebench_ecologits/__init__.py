@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from importlib import metadata
 
-from joulebench.estimators import J_PER_KWH, StaticEstimator
+from joulebench.estimators import J_PER_KWH, StaticEstimator, pinned_package_status
 
 PACKAGE = "ecologits"
 PINNED_VERSION = "0.11.3"
@@ -97,12 +97,8 @@ class EcoLogits(StaticEstimator):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        found = installed_version()
-        if found is None:
-            return False, f"{PACKAGE} is not installed: pip install {PACKAGE}=={PINNED_VERSION}"
-        if found != PINNED_VERSION:
-            return True, f"{PACKAGE} {found} installed; this submission pins {PINNED_VERSION} (results are filed under {found})"
-        return True, ""
+        return pinned_package_status(PACKAGE, installed_version(), PINNED_VERSION,
+                                     f"pip install {PACKAGE}=={PINNED_VERSION}", pinned_by="this submission")
 
     @classmethod
     def current_version(cls) -> str:

@@ -7,7 +7,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from joulebench.estimators import EstimatorFailedError, LiveEstimator
+from joulebench.estimators import EstimatorFailedError, LiveEstimator, pinned_package_status
 from joulebench.formats import LiveEstimate
 
 PACKAGE = "zeus"
@@ -57,12 +57,8 @@ class ZeusLive(LiveEstimator):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        found = installed_version()
-        if found is None:
-            return False, f"{PACKAGE} is not installed: pip install {PACKAGE}=={PINNED_VERSION}"
-        if found != PINNED_VERSION:
-            return True, f"{PACKAGE} {found} installed; this submission pins {PINNED_VERSION} (results are filed under {found})"
-        return True, ""
+        return pinned_package_status(PACKAGE, installed_version(), PINNED_VERSION,
+                                     f"pip install {PACKAGE}=={PINNED_VERSION}", pinned_by="this submission")
 
     @classmethod
     def current_version(cls) -> str:

@@ -13,6 +13,7 @@ from joulebench.estimators.base import (
     LiveEstimator,
     StaticEstimator,
     joules_from_kwh,
+    pinned_package_status,
 )
 from joulebench.estimators.registry import (
     BUILTINS,
@@ -37,6 +38,7 @@ __all__ = [
     "create_static",
     "get_class",
     "joules_from_kwh",
+    "pinned_package_status",
     "known_ids",
     "list_estimators",
     "open_live",

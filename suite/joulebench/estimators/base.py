@@ -94,12 +94,13 @@ class LiveEstimator(Estimator):
         """Stop anything still running without recording it (a window that failed midway)."""
 
 
-def pinned_package_status(package: str, found: str | None, pinned: str, install_hint: str) -> tuple[bool, str]:
-    """`availability()` of an adapter around a pinned third-party package."""
+def pinned_package_status(package: str, found: str | None, pinned: str, install_hint: str,
+                          pinned_by: str = "joulebench") -> tuple[bool, str]:
+    """`availability()` of an adapter around a pinned third-party package (a submission's adapter too)."""
     if found is None:
         return False, f"{package} is not installed: {install_hint}"
     if found != pinned:
-        return True, f"{package} {found} installed; joulebench pins {pinned} (results are filed under {found})"
+        return True, f"{package} {found} installed; {pinned_by} pins {pinned} (results are filed under {found})"
     return True, ""
 
 

@@ -95,6 +95,16 @@ def _render(key: str, value, spec: WorkloadSpec) -> str:
     return f"{key}: {json.dumps(value)}"
 
 
+def write_pinned(path: Path, rendered: dict[str, str], values: dict) -> None:
+    """Rewrite the pinned lines of a spec file, refusing a text that would not read back as `values`."""
+    text = rewrite_pinned_lines(path.read_text(encoding="utf-8"), rendered)
+    parsed = yaml.safe_load(text)
+    for key in rendered:  # never write a file that does not read back as intended
+        if parsed.get(key) != values[key]:
+            raise InputError(f"{path}: field {key!r}: rewriting it would not read back as {values[key]!r}")
+    write_text_atomic(path, text)
+
+
 def rewrite_pinned_lines(text: str, rendered: dict[str, str]) -> str:
     """Replace the top-level `key:` line (and its indented continuation) of each key; append missing ones."""
     lines = text.splitlines()
@@ -135,13 +145,7 @@ def pin_file(path: Path, write: bool = False) -> PinResult:
     changed = tuple(k for k in PINNED_KEYS if k in values and stored[k] != values[k])
     if changed and write:
         pinned = spec.model_copy(update={**values, "flops_per_iteration": float(values["flops_per_iteration"])})
-        rendered = {k: _render(k, values[k], pinned) for k in PINNED_KEYS if k in values}
-        text = rewrite_pinned_lines(path.read_text(encoding="utf-8"), rendered)
-        parsed = yaml.safe_load(text)
-        for key in rendered:  # never write a file that does not read back as intended
-            if parsed.get(key) != values[key]:
-                raise InputError(f"{path}: field {key!r}: rewriting it would not read back as {values[key]!r}")
-        write_text_atomic(path, text)
+        write_pinned(path, {k: _render(k, values[k], pinned) for k in PINNED_KEYS if k in values}, values)
     return PinResult(
         path=path,
         workload=f"{spec.track}/{spec.id}",

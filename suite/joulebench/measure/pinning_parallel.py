@@ -16,12 +16,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from joulebench.catalog import WORKLOADS_DIR, parallel
 from joulebench.files import read_yaml, validate
 from joulebench.errors import InputError
-from joulebench.files import write_text_atomic
 from joulebench.formats import WorkloadSpec
 from joulebench.measure import pinning
 
@@ -86,12 +84,7 @@ def pin_parallel_file(path: Path, write: bool = False) -> ParallelPinResult:
                 rendered[key] = f"{key}: {json.dumps(values[key], sort_keys=True)}"
             else:
                 rendered[key] = f"{key}: {json.dumps(values[key])}"
-        text = pinning.rewrite_pinned_lines(path.read_text(encoding="utf-8"), rendered)
-        parsed = yaml.safe_load(text)
-        for key in rendered:  # never write a file that does not read back as intended
-            if parsed.get(key) != values[key]:
-                raise InputError(f"{path}: field {key!r}: rewriting it would not read back as {values[key]!r}")
-        write_text_atomic(path, text)
+        pinning.write_pinned(path, rendered, values)
     return ParallelPinResult(
         path=path,
         workload=f"{spec.track}/{spec.id}",
