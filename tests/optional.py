@@ -24,6 +24,17 @@ def need(module: str, install: str, require_env: str):
         pytest.skip(reason, allow_module_level=True)
 
 
+def unavailable(reason: str, require_env: str):
+    """Skip with the reason, or fail where `require_env` is set to 1 (CI)."""
+    if os.environ.get(require_env) == "1":
+        pytest.fail(f"{require_env}=1, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def unavailable_submissions(reason: str):
+    unavailable(reason, "JOULEBENCH_REQUIRE_SUBMISSIONS")
+
+
 def need_torch():
     return need("torch", "pip install -e '.[run]'", "JOULEBENCH_REQUIRE_TORCH")
 

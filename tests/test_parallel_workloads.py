@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from tests.optional import need_torch
+
 from joulebench import catalog
 from joulebench.catalog import parallel
 from joulebench.errors import InputError
@@ -132,7 +134,8 @@ def test_a_global_batch_that_does_not_split_is_refused_and_comm_facts_need_a_lay
 
 
 def test_a_parallel_workload_is_never_built_as_one_process():
-    models = pytest.importorskip("joulebench.measure.models")
+    need_torch()
+    from joulebench.measure import models
     with pytest.raises(InputError, match="runs on 2 ranks .* one process cannot be run as it: .*--nproc-per-node 2"):
         models.build_workload(SMOKE_MULTI[0], "cpu")
 

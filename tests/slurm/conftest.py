@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.optional import need_torch
 from tests.slurm import cluster as ci_cluster
 
 REQUIRED = os.environ.get("JOULEBENCH_REQUIRE_SLURM") == "1"
@@ -78,6 +79,10 @@ def slurm_cluster(tmp_path_factory):
 
 @pytest.fixture
 def joulebench_on_nodes() -> dict[str, str]:
-    """How a job runs this checkout's joulebench: launch options for --setup and --joulebench."""
+    """How a job runs this checkout's joulebench: launch options for --setup and --joulebench.
+
+    The jobs build the smoke track's models, so they need torch in this venv.
+    """
+    need_torch()
     return {"setup": f"export PYTHONPATH={REPO / 'suite'} OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1",
             "joulebench": f"{sys.executable} -m joulebench"}

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.optional import need_torch
+
 from joulebench.cli import main
 from joulebench.cluster import launch
 from joulebench.formats import EstimateFile
@@ -127,6 +129,8 @@ def test_slurm_sstat_against_the_synthetic_truth(slurm_cluster, joulebench_on_no
 def smoke_array(slurm_cluster, tmp_path_factory):
     """`joulebench launch slurm --submit` of the smoke track: three array tasks, one record each."""
     from tests.slurm.conftest import REPO
+
+    need_torch()  # the tasks build the smoke track's models
 
     results = tmp_path_factory.mktemp("smoke-array") / "results"
     args = ["launch", "slurm", "--track", "smoke", "--profile", "x86-cpu-server", "--site", "ci-slurm",
