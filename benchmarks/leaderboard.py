@@ -43,7 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from joulebench.board import aggregate, collector_paused, read_inputs, write_view  # noqa: E402
 from joulebench.scoring import EstimatorColumn, RunTable, score_records  # noqa: E402
-from tests.doubles.records import make_profile, make_record, make_workload, write_records  # noqa: E402
+from tests.doubles.records import (  # noqa: E402
+    make_profile,
+    make_record,
+    make_workload,
+    write_records,
+)
 
 TASKS = ("train", "infer", "generate")
 

@@ -19,8 +19,8 @@ from joulebench.certify.certificates import (
 from joulebench.certify.checks import Timing, certify
 from joulebench.cli import main
 from joulebench.formats import CertificationPlan, HardwareProfile, WorkloadSpec
-from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 from tests.doubles.certificates import trust_key
+from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 from tests.test_certification import scripted_site
 
 

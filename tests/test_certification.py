@@ -27,8 +27,14 @@ from joulebench.certify.checks import (
     record_series,
     repeatability_checks,
 )
+from joulebench.formats import (
+    CertificationCheck,
+    CertificationPlan,
+    HardwareCheck,
+    HardwareProfile,
+    WorkloadSpec,
+)
 from joulebench.measure.meters.base import DeviceClock
-from joulebench.formats import CertificationCheck, CertificationPlan, HardwareCheck, HardwareProfile, WorkloadSpec
 from tests.doubles.fake_clock import FakeClock
 from tests.doubles.scripted_meter import ScriptedMeter
 from tests.doubles.scripted_records import ScriptedRunner, scripted_record

@@ -12,7 +12,13 @@ import pytest
 from joulebench import catalog
 from joulebench.cluster import slurm
 from joulebench.errors import InputError
-from joulebench.formats import LaunchManifest, MissingBoundary, SchedulerInfo, SlurmSettings, TimeLimitRule
+from joulebench.formats import (
+    LaunchManifest,
+    MissingBoundary,
+    SchedulerInfo,
+    SlurmSettings,
+    TimeLimitRule,
+)
 from tests.doubles.records import make_record
 
 GOLDEN = Path(__file__).parent / "golden"

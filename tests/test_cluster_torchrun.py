@@ -11,7 +11,13 @@ import pytest
 
 from joulebench.cluster import torchrun
 from joulebench.errors import InputError
-from joulebench.formats import BoundaryEnergy, MissingBoundary, NodeEnergy, TruthUncertainty, WindowSync
+from joulebench.formats import (
+    BoundaryEnergy,
+    MissingBoundary,
+    NodeEnergy,
+    TruthUncertainty,
+    WindowSync,
+)
 from joulebench.measure.distributed import combine_nodes, with_edge_skew
 
 SUITE = Path(__file__).resolve().parents[1] / "suite"

@@ -16,6 +16,7 @@ from tests.optional import need_docker_sdk
 docker = need_docker_sdk()
 
 from joulebench.cli import main
+from joulebench.errors import InputError
 from joulebench.measure.container import (
     CONTAINER_RESULTS,
     ContainerError,
@@ -27,7 +28,6 @@ from joulebench.measure.container import (
     run_in_container,
 )
 from joulebench.measure.environment import IMAGE_DIGEST_ENV
-from joulebench.errors import InputError
 from tests.doubles.fake_docker import FakeContainer, FakeDockerClient, FakeImage
 
 DIGEST = "sha256:" + "ab" * 32

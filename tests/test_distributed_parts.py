@@ -11,7 +11,11 @@ import pytest
 
 from joulebench.errors import NoMeterError
 from joulebench.formats import HardwareCheck, PowerTrace
-from joulebench.measure.distributed import combine_traces, merge_hardware_checks, open_owner_meters
+from joulebench.measure.distributed import (
+    combine_traces,
+    merge_hardware_checks,
+    open_owner_meters,
+)
 from joulebench.measure.meter_set import MeterSet
 from tests.doubles.scripted_meter import ScriptedMeter
 

@@ -11,21 +11,27 @@ import pytest
 from joulebench.cli import main
 from joulebench.errors import InputError, JoulebenchError
 from joulebench.estimators import (
+    J_PER_KWH,
     EstimatorFailedError,
     EstimatorUnavailableError,
-    J_PER_KWH,
+    carbontracker_live,
+    codecarbon_live,
     create_static,
+    eco2ai_live,
     get_class,
     list_estimators,
     open_live,
 )
-from joulebench.estimators import carbontracker_live, codecarbon_live, eco2ai_live
 from joulebench.estimators.base import check_estimates
 from joulebench.estimators.flops import FlopModel
 from joulebench.estimators.green_algorithms import GreenAlgorithms
 from joulebench.estimators.mlco2 import MLCO2Impact
 from joulebench.formats import RunFacts, WorkloadSpec
-from tests.doubles.live_trackers import ScriptedCarbonTracker, ScriptedEco2aiTracker, ScriptedEmissionsTracker
+from tests.doubles.live_trackers import (
+    ScriptedCarbonTracker,
+    ScriptedEco2aiTracker,
+    ScriptedEmissionsTracker,
+)
 from tests.doubles.plugins import FAKE_STATIC_PLUGIN, installed_plugin
 from tests.doubles.records import make_profile, make_record
 

@@ -8,8 +8,15 @@ import pytest
 
 from joulebench.catalog import PROFILES_DIR, get_profile, load_profiles
 from joulebench.errors import HardwareMismatchError
-from joulebench.measure.hardware import check_against_profile, detect_hardware, matches, read_cpuinfo, read_memory_gib, require_match
 from joulebench.formats import DetectedGpu, DetectedHardware
+from joulebench.measure.hardware import (
+    check_against_profile,
+    detect_hardware,
+    matches,
+    read_cpuinfo,
+    read_memory_gib,
+    require_match,
+)
 from tests.doubles.fake_nvml import NVML_ERROR_LIBRARY_NOT_FOUND, FakeGpu, FakeNvml
 
 REQUIRED_PROFILES = {

@@ -15,9 +15,9 @@ import pytest
 
 from joulebench.cli import main
 from joulebench.errors import InputError
+from joulebench.formats import RunRecord
 from joulebench.importers import get_importer
 from joulebench.importers.fischer2025 import import_study
-from joulebench.formats import RunRecord
 
 # Header of results/ollama_900_2025-09-19_18-44-41.csv, in its order.
 OLLAMA_COLUMNS = (

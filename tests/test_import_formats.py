@@ -8,7 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from joulebench import catalog
-from joulebench.formats import HardwareProfile, RunFacts, RunRecord, TruthUncertainty, WorkloadSpec
+from joulebench.formats import (
+    HardwareProfile,
+    RunFacts,
+    RunRecord,
+    TruthUncertainty,
+    WorkloadSpec,
+)
 from tests.doubles.records import make_profile, make_record
 
 NEW_KEYS = {"node_count", "power_limit_w", "float64", "uncertainty", "concurrency", "study", "license", "notice", "lines"}

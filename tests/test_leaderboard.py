@@ -21,13 +21,18 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pytest
 
-from joulebench.cli import main
 from joulebench.board import SITE_MARKER, markdown_html, slug
 from joulebench.board.plots import histogram, scatter_loglog
+from joulebench.cli import main
 from joulebench.formats import Provenance
 from tests.browser import Chromium, find_chromium
 from tests.doubles.certificates import keys_file_for, unchecked_certificate
-from tests.doubles.records import live_estimate, make_profile, make_record, write_records
+from tests.doubles.records import (
+    live_estimate,
+    make_profile,
+    make_record,
+    write_records,
+)
 
 XSS = "<script>alert(1)</script>"
 # Ids are patterns now (a script tag is refused as an id); an odd but valid one still needs a working page.

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from joulebench.measure.meters import MeterDiscovery, Probe, discover_meters, missing_boundaries
+from joulebench.measure.meters import (
+    MeterDiscovery,
+    Probe,
+    discover_meters,
+    missing_boundaries,
+)
 from joulebench.measure.meters.base import Meter, MeterError
 from joulebench.measure.meters.nvml import nvml_is_available
 from tests.doubles.fake_nvml import NVML_ERROR_LIBRARY_NOT_FOUND, FakeGpu, FakeNvml

@@ -20,10 +20,10 @@ import pytest
 import requests
 
 from joulebench.certify.checks import clock_checks
+from joulebench.formats import CertificationPlan
 from joulebench.measure.meters.base import MeterError
 from joulebench.measure.meters.credentials import Credentials, Secret
 from joulebench.measure.meters.redfish import RedfishMeter
-from joulebench.formats import CertificationPlan
 from tests.doubles.fake_clock import FakeClock
 
 CHASSIS = "/redfish/v1/Chassis/1U"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from joulebench.certify.checks import clock_checks
+from joulebench.formats import CertificationPlan
 from joulebench.measure.meters.base import MeterError
 from joulebench.measure.meters.credentials import Credentials, Secret
 from joulebench.measure.meters.shelly import ShellyMeter
-from joulebench.formats import CertificationPlan
 from tests.doubles.fake_clock import FakeClock
 from tests.doubles.fake_shelly import FakeShelly
 

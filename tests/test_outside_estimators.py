@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from joulebench.cli import main
-from joulebench.estimators import EstimatorFailedError, J_PER_KWH
+from joulebench.estimators import J_PER_KWH, EstimatorFailedError
 from joulebench.formats import Provenance, RunFacts
 from joulebench.records import load_records
 from joulebench.scoring import score_records

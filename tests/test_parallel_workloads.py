@@ -7,12 +7,11 @@ import shutil
 
 import pytest
 
-from tests.optional import need_torch
-
 from joulebench import catalog
 from joulebench.catalog import parallel
 from joulebench.errors import InputError
 from joulebench.formats import ParallelLayout, WorkloadSpec
+from tests.optional import need_torch
 
 MULTI = catalog.load_workloads("gpu-v1-multi")
 SMOKE_MULTI = catalog.load_workloads("smoke-multi")

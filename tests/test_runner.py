@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 
 from joulebench import catalog
-from joulebench.measure.environment import fingerprint
 from joulebench.errors import InputError
+from joulebench.formats import (
+    DetectedHardware,
+    HardwareCheck,
+    MissingBoundary,
+    RunRecord,
+    make_run_id,
+)
+from joulebench.measure.environment import fingerprint
 from joulebench.measure.meter_set import MeterSet
 from joulebench.measure.runner import run_workload
 from joulebench.measure.window import RunContext
-from joulebench.records import read_record as load_record, record_path
-from joulebench.formats import DetectedHardware, HardwareCheck, MissingBoundary, RunRecord, make_run_id
+from joulebench.records import read_record as load_record
+from joulebench.records import record_path
 from tests.doubles.scripted_meter import ScriptedMeter
 from tests.optional import need_torch
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD

@@ -10,6 +10,8 @@ import struct
 
 import pytest
 
+from joulebench.errors import InputError
+from joulebench.formats import RunFacts
 from joulebench.scoring.sandbox import (
     EstimatorRejected,
     Outcome,
@@ -20,8 +22,6 @@ from joulebench.scoring.sandbox import (
     judge,
     parse_estimates,
 )
-from joulebench.errors import InputError
-from joulebench.formats import RunFacts
 from tests.optional import need_docker_sdk
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 

@@ -15,7 +15,12 @@ from joulebench.formats import ScoreSummary
 from joulebench.records import load_records
 from joulebench.scoring import EstimatorColumn, RunTable, score_runs, size_label
 from joulebench.scoring.bootstrap import row_quantiles, score_table
-from tests.doubles.records import live_estimate, make_profile, make_record, write_records
+from tests.doubles.records import (
+    live_estimate,
+    make_profile,
+    make_record,
+    write_records,
+)
 
 FAST = 200  # bootstrap resamples where the test is not about the CI's width
 

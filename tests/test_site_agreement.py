@@ -18,8 +18,8 @@ from joulebench.board import format as fmt
 from joulebench.board import slug
 from joulebench.cli import main
 from joulebench.formats import ScoreSummary
-from tests.test_submissions import estimates_csv, manifest, records, write_submission
 from tests.doubles.records import write_records
+from tests.test_submissions import estimates_csv, manifest, records, write_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 RESAMPLES = "100"

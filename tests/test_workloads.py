@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from joulebench import catalog
 from joulebench.catalog import sizing
-
 
 ALL_SPECS = catalog.load_workloads()
 GPU = catalog.load_workloads("gpu-v1")

@@ -26,8 +26,8 @@ What a reader accepts:
 
 from __future__ import annotations
 
-import json
 import errno
+import json
 import os
 import re
 import stat

@@ -16,8 +16,12 @@ import time
 import pytest
 
 from joulebench.cli import main
-from joulebench.scoring.sandbox import EstimatorRejected, SandboxLimits, estimate_in_sandbox
 from joulebench.formats import RunFacts
+from joulebench.scoring.sandbox import (
+    EstimatorRejected,
+    SandboxLimits,
+    estimate_in_sandbox,
+)
 from tests.doubles.records import make_record, write_records
 
 # Reads the facts from stdin and answers TDP x time for every run: a valid submission.

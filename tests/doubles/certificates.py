@@ -19,8 +19,19 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from joulebench import SUITE_VERSION
-from joulebench.certify.certificates import certificate_path, raw_public_key_b64, sign_certificate, write_certificate
-from joulebench.formats import Certificate, CertificationCheck, CertificationPlan, RecordDigest, RunRecord
+from joulebench.certify.certificates import (
+    certificate_path,
+    raw_public_key_b64,
+    sign_certificate,
+    write_certificate,
+)
+from joulebench.formats import (
+    Certificate,
+    CertificationCheck,
+    CertificationPlan,
+    RecordDigest,
+    RunRecord,
+)
 
 
 def keys_file_for(results_dir: Path) -> Path:

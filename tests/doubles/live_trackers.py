@@ -11,7 +11,6 @@ import csv
 import dataclasses
 from pathlib import Path
 
-
 # --------------------------------------------------------------------------- CodeCarbon
 
 

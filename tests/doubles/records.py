@@ -26,9 +26,9 @@ from joulebench.formats import (
     PowerTrace,
     Provenance,
     RunRecord,
+    TruthUncertainty,
     WorkloadSpec,
     make_run_id,
-    TruthUncertainty,
 )
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)

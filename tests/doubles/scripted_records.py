@@ -10,8 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from joulebench.files import write_text_atomic
+from joulebench.formats import (
+    BoundaryEnergy,
+    HardwareProfile,
+    RunRecord,
+    WorkloadSpec,
+    make_run_id,
+)
 from joulebench.records import record_path
-from joulebench.formats import BoundaryEnergy, HardwareProfile, RunRecord, WorkloadSpec, make_run_id
 from tests.doubles.records import START, make_record
 
 

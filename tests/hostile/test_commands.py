@@ -16,7 +16,15 @@ import yaml
 from joulebench.cli import main
 from joulebench.formats import DetectedHardware, MissingBoundary
 from tests.doubles.records import make_record, write_records
-from tests.hostile.harness import Case, fifo, link, parametrize, register, run_case, write
+from tests.hostile.harness import (
+    Case,
+    fifo,
+    link,
+    parametrize,
+    register,
+    run_case,
+    write,
+)
 
 RECORDS = [make_record(w, site="lab-a", repeat=r, truth={"gpu": 1000.0 * r})
            for w in ("wa-train", "wb-train") for r in (1, 2)]
@@ -192,7 +200,13 @@ RUN = register("commands: run", [
 
 
 def fischer_release(folder: Path, **overrides) -> Path:
-    from tests.test_import_fischer2025 import IMAGENET_COLUMNS, IMAGENET_STEM, imagenet_run, write_export, write_readings
+    from tests.test_import_fischer2025 import (
+        IMAGENET_COLUMNS,
+        IMAGENET_STEM,
+        imagenet_run,
+        write_export,
+        write_readings,
+    )
 
     release = folder / "release"
     release.mkdir()

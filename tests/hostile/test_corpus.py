@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.hostile import test_commands, test_records, test_submissions, test_trust, test_yaml_files
+from tests.hostile import (
+    test_commands,
+    test_records,
+    test_submissions,
+    test_trust,
+    test_yaml_files,
+)
 from tests.hostile.harness import SURFACES, Case
 
 MODULES = (test_yaml_files, test_records, test_submissions, test_trust, test_commands)

@@ -14,7 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from tests.doubles.records import live_estimate, make_record
-from tests.hostile.harness import Case, deep_json, dumps, fifo, link, parametrize, register, run_case, sparse, write
+from tests.hostile.harness import (
+    Case,
+    deep_json,
+    dumps,
+    fifo,
+    link,
+    parametrize,
+    register,
+    run_case,
+    sparse,
+    write,
+)
 
 BASE = make_record(truth={"gpu": 1000.0, "node": 1800.0}, site="lab-a", gpu_util_pct=50.0, cpu_util_pct=10.0,
                    live=[live_estimate("codecarbon", "gpu", 950.0, version="3.3.2")]).model_dump(mode="json")

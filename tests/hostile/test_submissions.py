@@ -7,7 +7,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.doubles.records import make_record, write_records
-from tests.hostile.harness import Case, deep_json, dumps, fifo, link, parametrize, register, run_case, sparse, write
+from tests.hostile.harness import (
+    Case,
+    deep_json,
+    dumps,
+    fifo,
+    link,
+    parametrize,
+    register,
+    run_case,
+    sparse,
+    write,
+)
 
 RECORD = make_record(truth={"gpu": 1000.0}, site="lab-a")
 RUN_ID = RECORD.run_id

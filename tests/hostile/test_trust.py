@@ -20,12 +20,26 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from joulebench import SUITE_VERSION
-from joulebench.certify.certificates import certificate_path, load_trusted_keys, verify_certificate, write_certificate
+from joulebench.certify.certificates import (
+    certificate_path,
+    load_trusted_keys,
+    verify_certificate,
+    write_certificate,
+)
 from joulebench.cli import main
 from joulebench.formats import Certificate, CertificationPlan
 from tests.doubles.certificates import trust_key, unchecked_certificate
 from tests.doubles.records import make_record, write_records
-from tests.hostile.harness import Case, deep_json, fifo, link, parametrize, register, run_case, write
+from tests.hostile.harness import (
+    Case,
+    deep_json,
+    fifo,
+    link,
+    parametrize,
+    register,
+    run_case,
+    write,
+)
 
 WORKLOADS = [("resnet50-train", "vision", "train"), ("bert-infer", "language", "infer"), ("llama-gen", "language", "generate")]
 

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import yaml
 
-from tests.hostile.harness import Case, fifo, link, parametrize, register, run_case, sparse, write
+from tests.hostile.harness import (
+    Case,
+    fifo,
+    link,
+    parametrize,
+    register,
+    run_case,
+    sparse,
+    write,
+)
 from tests.test_catalog import VALID_PROFILE, VALID_WORKLOAD
 
 # --------------------------------------------------------------------------- builders

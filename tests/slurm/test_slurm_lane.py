@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.optional import need_torch
-
 from joulebench.cli import main
 from joulebench.cluster import launch
 from joulebench.formats import EstimateFile
 from joulebench.records import load_records
 from joulebench.scoring import score_runs
+from tests.optional import need_torch
 from tests.slurm.cluster import NODE_WATTS
 
 JOB_TIMEOUT_S = 240

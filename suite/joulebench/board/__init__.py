@@ -26,17 +26,24 @@ import os
 import re
 import shutil
 import tempfile
-from importlib import resources
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from joulebench import records as records_store
 from joulebench.board import format as fmt
+from joulebench.board.format import markdown_html  # noqa: F401  (re-exported for tests and other callers)
+from joulebench.board.view import (  # noqa: F401
+    Inputs,
+    SiteCertificate,
+    View,
+    aggregate,
+    manifest_text,
+    slug,
+)
 from joulebench.errors import InputError
 from joulebench.files import MAX_REPORT_BYTES, inside, parse_json, read_bytes
-from joulebench.board.format import markdown_html  # noqa: F401  (re-exported for tests and other callers)
-from joulebench.board.view import Inputs, SiteCertificate, View, aggregate, manifest_text, slug  # noqa: F401
-from joulebench import records as records_store
 from joulebench.formats import BOUNDARIES, TIERS, ScoreSummary
 
 _DATA = Path(str(resources.files(__name__)))

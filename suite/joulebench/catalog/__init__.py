@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+
 from joulebench.errors import InputError
 from joulebench.files import load_yaml_model
 from joulebench.formats import HardwareProfile, WorkloadSpec
@@ -18,6 +19,7 @@ from joulebench.formats import HardwareProfile, WorkloadSpec
 _DATA = Path(str(resources.files(__name__)))
 WORKLOADS_DIR = _DATA / "workloads"
 PROFILES_DIR = _DATA / "profiles"
+
 
 def _entry_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*.yaml") if not p.name.startswith("_"))

@@ -38,7 +38,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from joulebench.certify.tiers import coverage_tier, tier_rank
 from joulebench.errors import InputError, JoulebenchError
 from joulebench.files import (
@@ -51,7 +50,12 @@ from joulebench.files import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from joulebench.formats import Certificate, CertificateSignature, TrustedKey, TrustedKeys
+from joulebench.formats import (
+    Certificate,
+    CertificateSignature,
+    TrustedKey,
+    TrustedKeys,
+)
 
 CERTIFICATE_NAME = "certificate.json"
 # The repository's trusted keys, shipped as package data (trusted-keys.yaml at the repository root links here).

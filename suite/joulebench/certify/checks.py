@@ -1,7 +1,7 @@
 """Site certification: measure the meters, not their data sheets, and say how far to trust them.
 
 `joulebench certify` runs each check below and records its value, threshold
-and verdict; failed checks cap the tier (suite/tiers.py explains the tiers).
+and verdict; failed checks cap the tier (certify/tiers.py explains the tiers).
 Every check is a function of measurements, and every measurement takes its
 durations from a CertificationPlan and its time from a `Timing` (clock and
 sleep), so tests run the same code in milliseconds on a fake clock.
@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from joulebench import SUITE_VERSION
-from joulebench.measure.meters.base import Meter
+from joulebench.certify.tiers import coverage_tier, worse
 from joulebench.formats import (
     Certificate,
     CertificationCheck,
@@ -34,7 +34,7 @@ from joulebench.formats import (
     RunRecord,
     WorkloadSpec,
 )
-from joulebench.certify.tiers import coverage_tier, worse
+from joulebench.measure.meters.base import Meter
 
 # The default certification workloads per profile kind: two saturating ones
 # (held to the 2% CV) and one host-bound one (reported, as a contrast).
@@ -670,8 +670,8 @@ def _record_digests(records: Sequence[RunRecord], results_dir: Path, site: str) 
 
 def _collect_records(spec: WorkloadSpec, inputs: CertificationInputs) -> list[RunRecord]:
     """Every repeat's record on disk, whether this call measured it or an earlier one did."""
-    from joulebench.records import read_record, record_path
     from joulebench.formats import make_run_id
+    from joulebench.records import read_record, record_path
 
     inputs.run_windows(spec, inputs.plan.repeats)
     return [

@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from joulebench import records as records_store
-from joulebench.certify.certificates import Keyring, Verification, load_trusted_keys, verify_certificate
+from joulebench.certify.certificates import (
+    Keyring,
+    Verification,
+    load_trusted_keys,
+    verify_certificate,
+)
 from joulebench.formats import RunRecord, SiteTier, TrustSummary, UncertifiedRun
 
 

@@ -13,7 +13,12 @@ from joulebench.certify.certificates import (
     trusted_key_entry,
     verify_certificate,
 )
-from joulebench.certify.checks import CERTIFICATION_WORKLOADS, CertificationInputs, CertificationMeters, certify
+from joulebench.certify.checks import (
+    CERTIFICATION_WORKLOADS,
+    CertificationInputs,
+    CertificationMeters,
+    certify,
+)
 from joulebench.cli import output
 from joulebench.cli.arguments import identifier, positive_int, positive_seconds
 from joulebench.errors import InputError
@@ -26,7 +31,12 @@ def _certify_command(args) -> int:
     from rich.console import Console
 
     from joulebench import catalog
-    from joulebench.certify.certificates import certificate_path, load_private_key, sign_certificate, write_certificate
+    from joulebench.certify.certificates import (
+        certificate_path,
+        load_private_key,
+        sign_certificate,
+        write_certificate,
+    )
     from joulebench.measure.environment import fingerprint
     from joulebench.measure.hardware import check_against_profile, detect_hardware
     from joulebench.measure.loads import default_load

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from joulebench.cli import output
-from joulebench.cli.arguments import argv_for, identifier, non_negative_seconds, positive_int
+from joulebench.cli.arguments import (
+    argv_for,
+    identifier,
+    non_negative_seconds,
+    positive_int,
+)
 from joulebench.errors import InputError, JoulebenchError, NoMeterError
 from joulebench.formats import RunRecord, WorkloadSpec
 from joulebench.measure.runner import RunObserver
@@ -165,7 +170,11 @@ def _start_ranks(args) -> int:
 
     from joulebench import catalog
     from joulebench.cluster import torchrun
-    from joulebench.measure.hardware import check_against_profile, detect_hardware, require_match
+    from joulebench.measure.hardware import (
+        check_against_profile,
+        detect_hardware,
+        require_match,
+    )
 
     n = args.nproc_per_node
     profile = catalog.get_profile(args.profile)
@@ -233,7 +242,11 @@ def _quiet() -> None:
 def _run_in_container(args, out_dir: Path) -> int:
     from joulebench import catalog
     from joulebench.measure.container import run_in_container
-    from joulebench.measure.hardware import check_against_profile, detect_hardware, require_match
+    from joulebench.measure.hardware import (
+        check_against_profile,
+        detect_hardware,
+        require_match,
+    )
 
     if args.certified:  # the same machine, seen from the host: refuse a smaller one before starting the image
         from joulebench.measure.container import require_pinned
@@ -252,7 +265,11 @@ def _run_in_container(args, out_dir: Path) -> int:
 
 def _run_single(args, profile, specs: list[WorkloadSpec], out_dir: Path) -> int:
     from joulebench.measure.environment import fingerprint
-    from joulebench.measure.hardware import check_against_profile, detect_hardware, require_match
+    from joulebench.measure.hardware import (
+        check_against_profile,
+        detect_hardware,
+        require_match,
+    )
     from joulebench.measure.runner import run_workload
     from joulebench.measure.window import RunContext
 
@@ -301,7 +318,13 @@ def _with_summary(total_windows: int, body) -> RunSummary:
         body(summary)
         return summary
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:

@@ -9,7 +9,11 @@ from joulebench.cli import output
 from joulebench.cli.arguments import int_between, number_between
 from joulebench.formats import EstimateFile
 from joulebench.scoring import sandbox as sandbox_module
-from joulebench.scoring.sandbox import SandboxLimits, estimate_in_sandbox, facts_from_runs
+from joulebench.scoring.sandbox import (
+    SandboxLimits,
+    estimate_in_sandbox,
+    facts_from_runs,
+)
 
 
 def _estimate_command(args) -> int:

@@ -15,7 +15,6 @@ from joulebench.files import inside, write_text_atomic
 from joulebench.formats import BOUNDARIES, SLICE_DIMENSIONS, ScoreSummary
 from joulebench.scoring import DEFAULT_RESAMPLES, DEFAULT_SEED, scores_csv
 
-
 # --------------------------------------------------------------------------- estimators list
 
 

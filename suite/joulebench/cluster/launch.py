@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from joulebench.files import load_json_model as load_json_file
 from joulebench.cluster.slurm import Runner, render_script, run_slurm
 from joulebench.errors import InputError
+from joulebench.files import load_json_model as load_json_file
 from joulebench.files import write_bytes_atomic, write_text_atomic
 from joulebench.formats import LaunchManifest
 

@@ -8,9 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from joulebench.estimators.base import (
+    EstimatorFailedError,
+    LiveEstimator,
+    joules_from_kwh,
+    pinned_package_status,
+)
 from joulebench.formats import LiveEstimate
 from joulebench.measure.environment import installed_version
-from joulebench.estimators.base import EstimatorFailedError, LiveEstimator, joules_from_kwh, pinned_package_status
 
 PACKAGE = "codecarbon"
 PINNED_VERSION = "3.3.2"

@@ -9,9 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from joulebench.measure.environment import installed_version
+from joulebench.estimators.base import (
+    EstimatorFailedError,
+    LiveEstimator,
+    joules_from_kwh,
+    pinned_package_status,
+)
 from joulebench.formats import LiveEstimate
-from joulebench.estimators.base import EstimatorFailedError, LiveEstimator, joules_from_kwh, pinned_package_status
+from joulebench.measure.environment import installed_version
 
 PACKAGE = "eco2ai"
 PINNED_VERSION = "0.3.12"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from joulebench.formats import RunFacts
 from joulebench.estimators.base import StaticEstimator
+from joulebench.formats import RunFacts
 
 # Model FLOPs utilisation assumed for every workload: a planning figure for
 # well-tuned dense work on datacenter GPUs, stated here, not fitted to any

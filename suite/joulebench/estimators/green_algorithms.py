@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from joulebench.formats import RunFacts
 from joulebench.estimators.base import StaticEstimator
+from joulebench.formats import RunFacts
 
 # Reference values of the Green Algorithms calculator (data v2.x, referenceValues.csv).
 MEMORY_W_PER_GB = 0.3725

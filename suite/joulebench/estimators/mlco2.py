@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from joulebench.formats import HardwareProfile, RunFacts
 from joulebench.estimators.base import StaticEstimator
+from joulebench.formats import HardwareProfile, RunFacts
 
 # Pinned from the calculator's hardware table, github.com/mlco2/impact
 # data/gpus.csv at commit ff5e21ccfb8e1ccb59264a802b4ea1066b6fb170:

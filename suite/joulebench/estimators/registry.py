@@ -19,9 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from joulebench.errors import InputError
+from joulebench.estimators.base import (
+    Estimator,
+    EstimatorUnavailableError,
+    LiveEstimator,
+    StaticEstimator,
+)
 from joulebench.formats import BOUNDARIES, ID_PATTERN
 from joulebench.registry import Entry, EntryLoadError, Registry
-from joulebench.estimators.base import Estimator, EstimatorUnavailableError, LiveEstimator, StaticEstimator
 
 ENTRY_POINT_GROUP = "joulebench.estimators"
 

@@ -29,7 +29,13 @@ from joulebench.formats.certificate import (
     TrustedKeys,
 )
 from joulebench.formats.estimate import Estimate, EstimateFile, RunFacts
-from joulebench.formats.launch import LaunchJob, LaunchManifest, LaunchTask, SlurmSettings, TimeLimitRule
+from joulebench.formats.launch import (
+    LaunchJob,
+    LaunchManifest,
+    LaunchTask,
+    SlurmSettings,
+    TimeLimitRule,
+)
 from joulebench.formats.meters import (
     ExternalMeterConfig,
     MeterCredentialsConfig,
@@ -78,9 +84,9 @@ from joulebench.formats.scores import (
     ScoreSummary,
     ScoringSettings,
     SiteTier,
+    SubmissionProvenance,
     TrustSummary,
     UncertifiedRun,
-    SubmissionProvenance,
 )
 from joulebench.formats.submission import (
     DEFAULT_BASE_IMAGE,

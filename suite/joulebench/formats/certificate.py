@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator

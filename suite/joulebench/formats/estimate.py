@@ -8,8 +8,21 @@ from pydantic import Field
 
 from joulebench.formats.profile import HardwareProfile
 from joulebench.formats.record import RunRecord
-from joulebench.formats.vocabulary import MAX_COUNT, MAX_DURATION_S, Boundary, Count, Identifier, Joules, Percent, RunId, Strict, Version, omit_none
+from joulebench.formats.vocabulary import (
+    MAX_COUNT,
+    MAX_DURATION_S,
+    Boundary,
+    Count,
+    Identifier,
+    Joules,
+    Percent,
+    RunId,
+    Strict,
+    Version,
+    omit_none,
+)
 from joulebench.formats.workload import ParallelLayout, WorkloadSpec
+
 
 class RunFacts(Strict):
     """What a static estimator may know about a run: only what any user could know.

@@ -6,7 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from joulebench.formats.vocabulary import Boundary, Identifier, Line, Strict, unit_parser
+from joulebench.formats.vocabulary import (
+    Boundary,
+    Identifier,
+    Line,
+    Strict,
+    unit_parser,
+)
 
 _SECRET_KEYS = ("password", "passwd", "pass", "secret", "token", "api_key", "key")
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=120)]

@@ -6,7 +6,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from joulebench.formats.vocabulary import Boundary, EstimatorSource, SliceDimension, Strict, Tier, omit_none
+from joulebench.formats.vocabulary import (
+    Boundary,
+    EstimatorSource,
+    SliceDimension,
+    Strict,
+    Tier,
+    omit_none,
+)
+
 
 class Interval(Strict):
     low: float

@@ -8,8 +8,8 @@ from pydantic import Field, model_validator
 
 from joulebench.formats.vocabulary import (
     MAX_COUNT,
-    DType,
     Domain,
+    DType,
     Identifier,
     JsonObject,
     Seconds,

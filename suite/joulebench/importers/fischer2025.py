@@ -75,13 +75,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from joulebench import SUITE_VERSION, __version__, catalog
-from joulebench.files import format_validation_error
 from joulebench.errors import InputError
+from joulebench.files import format_validation_error
 from joulebench.formats import (
     ID_PATTERN,
     BoundaryEnergy,
-    SourceLine,
-    TruthUncertainty,
     DetectedGpu,
     DetectedHardware,
     Environment,
@@ -92,16 +90,20 @@ from joulebench.formats import (
     ModelConfig,
     Provenance,
     RunRecord,
+    SourceLine,
+    TruthUncertainty,
     WorkloadSpec,
 )
 from joulebench.importers.base import (
     ImportOutcome,
-    checkout_commit as base_checkout_commit,
     ImportReport,
     RowRegistry,
     Skip,
     SkippedRun,
     write_import,
+)
+from joulebench.importers.base import (
+    checkout_commit as base_checkout_commit,
 )
 
 IMPORTER = "fischer2025"

@@ -54,8 +54,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from joulebench import SUITE_VERSION, __version__
-from joulebench.files import format_validation_error
 from joulebench.errors import InputError
+from joulebench.files import format_validation_error
 from joulebench.formats import (
     ID_PATTERN,
     AcceleratorSpec,
@@ -76,18 +76,18 @@ from joulebench.formats import (
     TruthUncertainty,
     WorkloadSpec,
 )
-from joulebench.importers.datasheets import accelerator_sheet, cpu_sheet
 from joulebench.importers.base import (
-    checkout_commit,
     ImportOutcome,
     ImportReport,
     RowRegistry,
     Skip,
     SkippedRun,
+    checkout_commit,
     read_csv_rows,
     require_columns,
     write_import,
 )
+from joulebench.importers.datasheets import accelerator_sheet, cpu_sheet
 
 IMPORTER = "jay2023"
 TRACK = "jay2023"

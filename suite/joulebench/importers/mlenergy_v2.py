@@ -56,8 +56,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from joulebench import SUITE_VERSION, __version__
-from joulebench.files import format_validation_error
 from joulebench.errors import InputError
+from joulebench.files import format_validation_error
 from joulebench.formats import (
     ID_PATTERN,
     AcceleratorSpec,

@@ -57,8 +57,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from joulebench import SUITE_VERSION, __version__
-from joulebench.files import format_validation_error
 from joulebench.errors import InputError
+from joulebench.files import format_validation_error
 from joulebench.formats import (
     ID_PATTERN,
     AcceleratorSpec,
@@ -77,7 +77,14 @@ from joulebench.formats import (
     TruthUncertainty,
     WorkloadSpec,
 )
-from joulebench.importers.base import ImportOutcome, ImportReport, Skip, SkippedRun, checkout_commit, write_import
+from joulebench.importers.base import (
+    ImportOutcome,
+    ImportReport,
+    Skip,
+    SkippedRun,
+    checkout_commit,
+    write_import,
+)
 from joulebench.importers.datasheets import accelerator_sheet, cpu_sheet
 from joulebench.importers.mlperf_models import family_of, load_models
 

@@ -22,9 +22,9 @@ tests/test_import_mlperf.py recounts them the same way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Any
 
 import yaml

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from joulebench.measure.environment import IMAGE_DIGEST_ENV
 from joulebench.errors import InputError, JoulebenchError
+from joulebench.measure.environment import IMAGE_DIGEST_ENV
 
 # Where the results folder appears inside the container; the runner's argv writes there.
 CONTAINER_RESULTS = "/results"

@@ -42,7 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from joulebench.cluster import torchrun
-from joulebench.errors import HardwareMismatchError, InputError, JoulebenchError, NoMeterError, ReportedElsewhere
+from joulebench.errors import (
+    HardwareMismatchError,
+    InputError,
+    JoulebenchError,
+    NoMeterError,
+    ReportedElsewhere,
+)
 from joulebench.formats import (
     BOUNDARIES,
     BoundaryEnergy,
@@ -516,7 +522,10 @@ class _Session:
     def run_spec(self, spec: WorkloadSpec) -> list[RunRecord]:
         import torch.distributed as dist
 
-        from joulebench.measure.parallel_models import build_parallel_workload, check_buildable
+        from joulebench.measure.parallel_models import (
+            build_parallel_workload,
+            check_buildable,
+        )
 
         group, observer = self.group, self.observer
         check_buildable(spec)  # the same answer on every rank

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from joulebench.catalog import sizing
-from joulebench.files import write_text_atomic
-from joulebench.catalog import WORKLOADS_DIR, list_tracks
-from joulebench.files import read_yaml, validate
+from joulebench.catalog import WORKLOADS_DIR, list_tracks, sizing
 from joulebench.errors import InputError
+from joulebench.files import read_yaml, validate, write_text_atomic
 from joulebench.formats import WorkloadSpec
 
 PINNED_KEYS = ("params", "flops_per_iteration", "flops_method", "target_window_s", "pinned_with")

@@ -16,10 +16,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from joulebench.catalog import WORKLOADS_DIR, parallel
-from joulebench.files import read_yaml, validate
 from joulebench.errors import InputError
+from joulebench.files import read_yaml, validate
 from joulebench.formats import WorkloadSpec
 from joulebench.measure import pinning
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from joulebench.measure.meters.base import Meter
 from joulebench.formats import PowerTrace
+from joulebench.measure.meters.base import Meter
 
 MIN_PERIOD_S = 0.1  # 10 Hz
 MAX_POINTS = 600  # a downsampled trace stays small in the record

@@ -48,7 +48,12 @@ from joulebench.scoring.summary import (
     settings,
     summarize,
 )
-from joulebench.scoring.table import TRUTH_BOUND_PCT, EstimatorColumn, RunTable, size_label
+from joulebench.scoring.table import (
+    TRUTH_BOUND_PCT,
+    EstimatorColumn,
+    RunTable,
+    size_label,
+)
 
 __all__ = [
     "CONFIDENCE",

@@ -14,7 +14,15 @@ from typing import Any
 from joulebench.certify.certificates import load_trusted_keys
 from joulebench.certify.trust import Trust, assess, filter_runs
 from joulebench.errors import InputError
-from joulebench.formats import BOUNDARIES, TIERS, Estimate, RunFacts, RunRecord, ScoredEstimator, ScoreSummary
+from joulebench.formats import (
+    BOUNDARIES,
+    TIERS,
+    Estimate,
+    RunFacts,
+    RunRecord,
+    ScoredEstimator,
+    ScoreSummary,
+)
 from joulebench.records import load_records
 from joulebench.scoring.summary import DEFAULT_RESAMPLES, DEFAULT_SEED, summarize
 from joulebench.scoring.table import (
@@ -134,9 +142,9 @@ def score_records(
     `extra_columns` lets the speed benchmark add synthetic answers without
     writing millions of estimate rows; the command line never passes any.
     """
+    from joulebench.estimators import registry
     from joulebench.scoring import submission as submission_files
     from joulebench.scoring import submissions as registry_module
-    from joulebench.estimators import registry
 
     if boundary is not None and boundary not in BOUNDARIES:
         raise InputError(f"unknown boundary {boundary!r}; boundaries are: {', '.join(BOUNDARIES)}")

@@ -40,7 +40,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from joulebench.errors import InputError
-from joulebench.scoring.submission import unknown_run
 from joulebench.estimators import BUILTINS, ENTRY_POINT_GROUP
 from joulebench.files import format_validation_error, read_yaml
 from joulebench.formats import (
@@ -55,6 +54,7 @@ from joulebench.formats import (
     SubmissionManifest,
     SubmissionProvenance,
 )
+from joulebench.scoring.submission import unknown_run
 from joulebench.scoring.table import EstimatorColumn, RunTable
 
 MAX_PROBLEMS_SHOWN = 40

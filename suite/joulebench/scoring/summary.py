@@ -24,8 +24,18 @@ from joulebench.formats import (
     ScoreSummary,
     ScoringSettings,
 )
-from joulebench.scoring.bootstrap import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, score_table
-from joulebench.scoring.table import BEYOND_BOUND, TRUTH_BOUND_PCT, EstimatorColumn, RunTable
+from joulebench.scoring.bootstrap import (
+    CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    score_table,
+)
+from joulebench.scoring.table import (
+    BEYOND_BOUND,
+    TRUTH_BOUND_PCT,
+    EstimatorColumn,
+    RunTable,
+)
 
 METRICS = [
     MetricInfo(name="n", display="n", unit="runs", lower_is_better=None, description="runs with both metered truth and an estimate"),

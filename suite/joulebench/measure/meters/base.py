@@ -18,8 +18,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar
 from dataclasses import dataclass
+from typing import ClassVar
 
 from joulebench.errors import JoulebenchError
 from joulebench.formats import Boundary, MeterMethod

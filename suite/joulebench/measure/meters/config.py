@@ -27,8 +27,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from joulebench.files import load_yaml_model
 from joulebench.errors import InputError
+from joulebench.files import load_yaml_model
 from joulebench.formats import MetersConfig, RedfishMeterConfig, ShellyMeterConfig
 from joulebench.measure.meters import MeterDiscovery, Probe
 from joulebench.measure.meters.base import MeterError

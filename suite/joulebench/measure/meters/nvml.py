@@ -26,7 +26,6 @@ from joulebench.formats import DetectedGpu
 from joulebench.measure.meters import DiscoveryOptions, MeterDiscovery, Probe
 from joulebench.measure.meters.base import Meter, MeterError, PowerIntegrator
 
-
 NVML_UPDATE_PERIOD_S = 0.1
 MJ_PER_J = 1000
 MW_PER_W = 1000

@@ -31,7 +31,6 @@ from pathlib import Path
 from joulebench.measure.meters import DiscoveryOptions, MeterDiscovery, Probe
 from joulebench.measure.meters.base import Meter, MeterError
 
-
 RAPL_UPDATE_PERIOD_S = 0.001  # the hardware updates the counter about every 1 ms
 GUARD_PERIOD_S = 10.0
 UJ_PER_J = 1_000_000
